@@ -1,0 +1,45 @@
+"""Errors that end a command with a documented exit code and one clear line, never a traceback."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit codes slimwheel documents (README, "Exit codes")."""
+
+    OK = 0
+    FAILURE = 1  # an unexpected internal error: a bug in slimwheel
+    BAD_INPUT = 2  # bad command line, bad input wheel, unusable output directory
+    OVER_BUDGET = 3  # a --max-size / --max-total-size budget is exceeded
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class SlimwheelError(Exception):
+    """An error the user can act on; its message is one line."""
+
+    exit_code: ExitCode = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))  # always one line
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class BadWheel(SlimwheelError):
+    """The input is not a wheel slimwheel can safely read."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+class UsageError(SlimwheelError):
+    """A bad option or combination of options."""
+
+
+class OutputError(SlimwheelError):
+    """The output location can't be used (unwritable, same as the input, ...)."""

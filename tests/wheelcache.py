@@ -1,0 +1,70 @@
+"""Real wheels from PyPI, pinned by version and downloaded once into a cache that every test run reuses.
+
+The cache lives in ``$SLIMWHEEL_TEST_CACHE`` (default ``~/.cache/slimwheel-tests/wheels``). Downloads go through
+``pip download --only-binary=:all: --no-deps`` for an explicit platform and Python version, so a Windows wheel can be
+fetched on Linux. A lock file serialises downloads between pytest-xdist workers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE = Path(os.environ.get("SLIMWHEEL_TEST_CACHE", Path.home() / ".cache" / "slimwheel-tests" / "wheels"))
+
+
+@dataclass(frozen=True)
+class RealWheel:
+    project: str
+    version: str
+    platform: str
+    python_version: str = "3.11"
+
+    @property
+    def key(self) -> str:
+        return f"{self.project}-{self.version}-{self.platform}-py{self.python_version}"
+
+
+NUMPY_LINUX = RealWheel("numpy", "2.4.6", "manylinux_2_28_x86_64")
+NUMPY_WIN64 = RealWheel("numpy", "2.4.6", "win_amd64")
+NUMPY_WIN32 = RealWheel("numpy", "2.4.6", "win32")
+NUMPY_126_WIN64 = RealWheel("numpy", "1.26.4", "win_amd64")
+ONNXRUNTIME_LINUX = RealWheel("onnxruntime", "1.31.1", "manylinux_2_28_x86_64")
+ONNXRUNTIME_WIN64 = RealWheel("onnxruntime", "1.31.1", "win_amd64")
+SCIPY_LINUX = RealWheel("scipy", "1.17.1", "manylinux_2_28_x86_64")
+
+ALL = (NUMPY_LINUX, NUMPY_WIN64, NUMPY_WIN32, NUMPY_126_WIN64, ONNXRUNTIME_LINUX, ONNXRUNTIME_WIN64, SCIPY_LINUX)
+
+
+class DownloadFailed(RuntimeError):
+    pass
+
+
+def fetch(spec: RealWheel) -> Path:
+    """Return the path of the cached wheel for ``spec``, downloading it on first use."""
+    target = CACHE / spec.key
+    target.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = sorted(target.glob("*.whl"))
+        if found:
+            return found[0]
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+            "--platform", spec.platform, "--python-version", spec.python_version,
+            "--implementation", "cp", "--dest", str(target), f"{spec.project}=={spec.version}",
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        found = sorted(target.glob("*.whl"))
+        if proc.returncode != 0 or not found:
+            raise DownloadFailed(f"pip download {spec.key} failed: {proc.stderr.strip()[-2000:]}")
+        return found[0]
+
+
+if __name__ == "__main__":  # warm the cache: python tests/wheelcache.py
+    for spec in ALL:
+        print(fetch(spec))
