@@ -1,0 +1,420 @@
+"""``slimwheel inspect``: where the bytes of a wheel are.
+
+:func:`inspect_wheel` turns a :class:`~slimwheel.contents.Wheel` into plain data (:class:`Inspection`):
+bytes per category, the largest files, every native binary and the installed tree with aggregated sizes.
+:func:`to_json` serialises that data (``--json``) and :func:`renderables` turns it into rich objects for the
+terminal; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from .binaries import describe
+from .categories import DESCRIPTIONS, Category, categorize
+from .contents import Wheel
+from .units import human_size
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CategoryStats",
+    "FileStats",
+    "Inspection",
+    "NativeFile",
+    "TreeNode",
+    "categorize_entries",
+    "human_size",
+    "inspect_wheel",
+    "renderables",
+    "size_tree",
+    "to_json",
+]
+
+#: Version of the ``--json`` document; bumped on any incompatible change.
+SCHEMA_VERSION = 1
+
+#: Schemes installed into site-packages; the others go under a ``<scheme>`` pseudo root in the tree.
+_SITE_SCHEMES = frozenset({"purelib", "platlib"})
+_FORMAT_NAMES = {"elf": "ELF", "pe": "PE", "macho": "Mach-O"}
+_BAR_WIDTH = 10
+_BAR_FULL, _BAR_EMPTY = "█", "░"
+
+
+@dataclass(frozen=True)
+class CategoryStats:
+    category: Category
+    files: int
+    compressed: int  # sum of the members' compressed sizes in the archive
+    installed: int  # sum of the files' uncompressed sizes
+
+
+@dataclass(frozen=True)
+class FileStats:
+    path: str  # archive path
+    category: Category
+    compressed: int
+    installed: int
+
+
+@dataclass(frozen=True)
+class NativeFile:
+    path: str  # archive path
+    format: str  # "elf", "pe" or "macho"
+    machine: str
+    has_symbols: bool
+    has_debug: bool
+    signed: bool
+    toolchain: str | None
+    installed: int
+    vendored: bool  # bundled by auditwheel/delocate/delvewheel rather than built by the project
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """A file (no children) or a directory with the sizes of everything below it, children largest first."""
+
+    name: str
+    installed: int
+    compressed: int
+    files: int
+    children: tuple[TreeNode, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inspection:
+    filename: str
+    name: str
+    version: str
+    tags: list[str]
+    archive_size: int
+    installed_size: int
+    files: int
+    categories: tuple[CategoryStats, ...]  # installed bytes descending; empty categories are omitted
+    largest: tuple[FileStats, ...]  # the top files by installed size
+    native: tuple[NativeFile, ...]  # every ELF/PE/Mach-O file, largest first
+    tree: TreeNode  # installed layout; non-site-packages schemes under "<scripts>", "<headers>", "<data>"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------------------
+
+
+def categorize_entries(wheel: Wheel) -> dict[str, Category]:
+    """The category of every entry of ``wheel``, by archive path.
+
+    This is the one place that maps a wheel's entries to categories; the inspect and shrink reports share it.
+    """
+    result: dict[str, Category] = {}
+    for entry in wheel.entries:
+        scheme, installed = wheel.location(entry.path)
+        result[entry.path] = categorize(
+            scheme, installed, entry.data[:4], is_metadata=wheel.is_metadata(entry.path)
+        )
+    return result
+
+
+def inspect_wheel(wheel: Wheel, *, top: int = 20) -> Inspection:
+    """Everything ``slimwheel inspect`` reports about one wheel; ``top`` is how many largest files to keep."""
+    categories = categorize_entries(wheel)
+    per_category: dict[Category, list[int]] = {}  # category → [files, compressed, installed]
+    files: list[FileStats] = []
+    native: list[NativeFile] = []
+    for entry in wheel.entries:
+        category = categories[entry.path]
+        compressed = wheel.compressed_sizes[entry.path]
+        stats = per_category.setdefault(category, [0, 0, 0])
+        stats[0] += 1
+        stats[1] += compressed
+        stats[2] += entry.size
+        files.append(FileStats(entry.path, category, compressed, entry.size))
+        info = describe(entry.data)
+        if info is not None:
+            native.append(
+                NativeFile(
+                    path=entry.path,
+                    format=str(info.format),
+                    machine=info.machine,
+                    has_symbols=info.has_symbols,
+                    has_debug=info.has_debug,
+                    signed=info.signed,
+                    toolchain=info.toolchain,
+                    installed=entry.size,
+                    vendored=category is Category.VENDORED,
+                )
+            )
+    order = list(Category)
+    category_stats = sorted(
+        (CategoryStats(cat, n, c, i) for cat, (n, c, i) in per_category.items()),
+        key=lambda s: (-s.installed, order.index(s.category)),
+    )
+    files.sort(key=lambda f: (-f.installed, f.path))
+    native.sort(key=lambda n: (-n.installed, n.path))
+    return Inspection(
+        filename=wheel.filename,
+        name=str(wheel.name),
+        version=str(wheel.version),
+        tags=sorted(str(t) for t in wheel.tags),
+        archive_size=wheel.archive_size,
+        installed_size=wheel.installed_size,
+        files=len(wheel.entries),
+        categories=tuple(category_stats),
+        largest=tuple(files[: max(top, 0)]),
+        native=tuple(native),
+        tree=_build_tree(wheel),
+    )
+
+
+class _Dir:
+    def __init__(self) -> None:
+        self.dirs: dict[str, _Dir] = {}
+        self.files: list[TreeNode] = []
+
+    def node(self, name: str) -> TreeNode:
+        children = [d.node(n) for n, d in self.dirs.items()] + self.files
+        children.sort(key=lambda c: (-c.installed, c.name))
+        return TreeNode(
+            name=name,
+            installed=sum(c.installed for c in children),
+            compressed=sum(c.compressed for c in children),
+            files=sum(c.files for c in children),
+            children=tuple(children),
+        )
+
+
+def _build_tree(wheel: Wheel) -> TreeNode:
+    root = _Dir()
+    for entry in wheel.entries:
+        scheme, installed = wheel.location(entry.path)
+        parts = PurePosixPath(installed).parts
+        if scheme not in _SITE_SCHEMES:
+            parts = (f"<{scheme}>", *parts)
+        here = root
+        for part in parts[:-1]:
+            here = here.dirs.setdefault(part, _Dir())
+        here.files.append(TreeNode(parts[-1], entry.size, wheel.compressed_sizes[entry.path], 1))
+    return root.node(wheel.filename)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# JSON
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _tree_json(node: TreeNode) -> dict[str, object]:
+    return {
+        "name": node.name,
+        "installed": node.installed,
+        "compressed": node.compressed,
+        "files": node.files,
+        "children": [_tree_json(c) for c in node.children],
+    }
+
+
+def _inspection_json(insp: Inspection) -> dict[str, object]:
+    return {
+        "filename": insp.filename,
+        "name": insp.name,
+        "version": insp.version,
+        "tags": list(insp.tags),
+        "archive_size": insp.archive_size,
+        "installed_size": insp.installed_size,
+        "files": insp.files,
+        "categories": [
+            {
+                "category": str(s.category),
+                "files": s.files,
+                "compressed": s.compressed,
+                "installed": s.installed,
+            }
+            for s in insp.categories
+        ],
+        "largest": [
+            {
+                "path": f.path,
+                "category": str(f.category),
+                "compressed": f.compressed,
+                "installed": f.installed,
+            }
+            for f in insp.largest
+        ],
+        "native": [
+            {
+                "path": n.path,
+                "format": n.format,
+                "machine": n.machine,
+                "has_symbols": n.has_symbols,
+                "has_debug": n.has_debug,
+                "signed": n.signed,
+                "toolchain": n.toolchain,
+                "installed": n.installed,
+                "vendored": n.vendored,
+            }
+            for n in insp.native
+        ],
+        "tree": _tree_json(insp.tree),
+    }
+
+
+def to_json(items: list[Inspection]) -> dict[str, object]:
+    """The ``--json`` document: ``{"schema_version": 1, "wheels": [...]}``, only plain JSON types inside."""
+    return {"schema_version": SCHEMA_VERSION, "wheels": [_inspection_json(i) for i in items]}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Terminal
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _share(part: int, total: int) -> float:
+    return part / total if total > 0 else 0.0
+
+
+def _bar(share: float, width: int = _BAR_WIDTH) -> str:
+    filled = min(width, max(0, round(share * width)))
+    return _BAR_FULL * filled + _BAR_EMPTY * (width - filled)
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def _yes_no(flag: bool) -> Text:
+    return Text("yes", style="yellow") if flag else Text("no", style="dim")
+
+
+def _header(insp: Inspection) -> Text:
+    text = Text()
+    text.append(insp.filename, style="bold")
+    text.append(f"\n{insp.name} {insp.version}", style="cyan")
+    text.append(f"  ·  {', '.join(insp.tags)}")
+    text.append(f"  ·  {human_size(insp.archive_size)} compressed → ")
+    text.append(f"{human_size(insp.installed_size)} installed", style="bold")
+    text.append(f"  ·  {insp.files:,} files")
+    return text
+
+
+def _category_table(insp: Inspection) -> Table:
+    table = Table(title="Bytes by category", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("Category", style="bold")
+    table.add_column("Files", justify="right")
+    table.add_column("Compressed", justify="right")
+    table.add_column("Installed", justify="right")
+    table.add_column("Share", justify="right")
+    table.add_column("", no_wrap=True, style="green")
+    table.add_column("What", style="dim", overflow="fold")
+    for s in insp.categories:
+        share = _share(s.installed, insp.installed_size)
+        table.add_row(
+            str(s.category),
+            f"{s.files:,}",
+            human_size(s.compressed),
+            human_size(s.installed),
+            _percent(share),
+            _bar(share),
+            DESCRIPTIONS.get(s.category, ""),
+        )
+    return table
+
+
+def _largest_table(insp: Inspection) -> Table:
+    table = Table(title=f"Largest {len(insp.largest)} files", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("Installed", justify="right")
+    table.add_column("Compressed", justify="right")
+    table.add_column("Share", justify="right")
+    table.add_column("Category")
+    table.add_column("Path", overflow="fold")
+    for f in insp.largest:
+        table.add_row(
+            human_size(f.installed),
+            human_size(f.compressed),
+            _percent(_share(f.installed, insp.installed_size)),
+            str(f.category),
+            Text(f.path),
+        )
+    return table
+
+
+def _native_table(insp: Inspection) -> RenderableType:
+    if not insp.native:
+        return Text("No native binaries (ELF, PE or Mach-O).", style="dim")
+    table = Table(title=f"Native binaries ({len(insp.native)})", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("Installed", justify="right")
+    table.add_column("Format")
+    table.add_column("Symbols")
+    table.add_column("Debug")
+    table.add_column("Signed")
+    table.add_column("Toolchain", overflow="fold")
+    table.add_column("Origin")
+    table.add_column("Path", overflow="fold")
+    for n in insp.native:
+        table.add_row(
+            human_size(n.installed),
+            f"{_FORMAT_NAMES.get(n.format, n.format)} {n.machine}",
+            _yes_no(n.has_symbols),
+            _yes_no(n.has_debug),
+            Text("yes", style="green") if n.signed else Text("no", style="dim"),
+            Text(n.toolchain or ""),
+            Text("vendored", style="magenta") if n.vendored else Text("own"),
+            Text(n.path),
+        )
+    return table
+
+
+def _tree_label(name: str, installed: int, total: int, *, style: str = "") -> Text:
+    share = _share(installed, total)
+    label = Text()
+    label.append(_bar(share), style="green")
+    label.append(f" {human_size(installed):>9} {_percent(share):>6}  ")
+    label.append(name, style=style)
+    return label
+
+
+def _add_children(branch: Tree, node: TreeNode, total: int, levels: int, min_share: float) -> None:
+    if levels <= 0:
+        return
+    shown: list[TreeNode] = []
+    small: list[TreeNode] = []
+    for child in node.children:
+        (small if _share(child.installed, total) < min_share else shown).append(child)
+    if len(small) == 1:  # folding one item into "… 1 smaller items" would hide it for nothing
+        shown, small = list(node.children), []
+    for child in shown:
+        if child.children:
+            sub = branch.add(_tree_label(child.name + "/", child.installed, total, style="bold blue"))
+            _add_children(sub, child, total, levels - 1, min_share)
+        else:
+            branch.add(_tree_label(child.name, child.installed, total))
+    if small:
+        folded = sum(c.installed for c in small)
+        branch.add(_tree_label(f"… {len(small)} smaller items", folded, total, style="dim"))
+
+
+def size_tree(insp: Inspection, *, depth: int = 3, min_share: float = 0.01) -> Tree:
+    """The installed tree as a rich Tree: ``depth`` levels below the root, small children folded together.
+
+    Each node shows a bar and its share of the whole wheel. Children below ``min_share`` of the total are
+    folded into one "… N smaller items" node (a single small child is shown as itself).
+    """
+    root = insp.tree
+    tree = Tree(_tree_label(f"{root.name} (installed)", root.installed, root.installed, style="bold"))
+    _add_children(tree, root, root.installed, depth, min_share)
+    return tree
+
+
+def renderables(insp: Inspection, *, depth: int = 3, min_share: float = 0.01) -> list[RenderableType]:
+    """What ``slimwheel inspect`` shows for one wheel, as rich objects for the caller to print."""
+    return [
+        _header(insp),
+        _category_table(insp),
+        _largest_table(insp),
+        _native_table(insp),
+        Group(Text("Installed tree", style="italic"), size_tree(insp, depth=depth, min_share=min_share)),
+    ]
