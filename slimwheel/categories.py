@@ -46,14 +46,43 @@ TEST_DIRS = frozenset({"tests", "test"})
 DOC_DIRS = frozenset({"doc", "docs", "example", "examples"})
 _HEADER_EXT = frozenset({".h", ".hh", ".hpp", ".hxx", ".h++", ".cuh", ".inl", ".tcc"})
 _SOURCE_EXT = frozenset(
-    {".c", ".cc", ".cpp", ".cxx", ".c++", ".cu", ".mm", ".pyx", ".pxd", ".pxi", ".f", ".for", ".f77",
-     ".f90", ".f95", ".f03", ".f08", ".rs", ".go", ".src", ".swg", ".i"}
+    {
+        ".c",
+        ".cc",
+        ".cpp",
+        ".cxx",
+        ".c++",
+        ".cu",
+        ".mm",
+        ".pyx",
+        ".pxd",
+        ".pxi",
+        ".f",
+        ".for",
+        ".f77",
+        ".f90",
+        ".f95",
+        ".f03",
+        ".f08",
+        ".rs",
+        ".go",
+        ".src",
+        ".swg",
+        ".i",
+    }
 )
 _STATIC_EXT = frozenset({".a", ".lib", ".exp"})
 _DEBUG_EXT = frozenset({".pdb", ".debug", ".dwp", ".dwo"})
 _DOC_EXT = frozenset({".md", ".rst"})
 _BUILD_EXT = frozenset({".pc", ".cmake"})
-_NATIVE_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"\xbe\xba\xfe\xca")
+_NATIVE_MAGIC = (
+    b"\x7fELF",
+    b"MZ",
+    b"\xcf\xfa\xed\xfe",
+    b"\xce\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"\xbe\xba\xfe\xca",
+)
 _NATIVE_EXT = frozenset({".so", ".pyd", ".dll", ".dylib"})
 
 
@@ -85,9 +114,9 @@ def categorize(scheme: str, installed: str, head: bytes, *, is_metadata: bool = 
         return Category.TESTS
     if any(d in DOC_DIRS for d in dirs) or (suffix in _DOC_EXT):
         return Category.DOCS
-    if dirs and is_vendored_dir(dirs[0]) or any(d == ".dylibs" for d in dirs):
-        if looks_native(name, head):
-            return Category.VENDORED
+    vendored_dir = (dirs and is_vendored_dir(dirs[0])) or ".dylibs" in dirs
+    if vendored_dir and looks_native(name, head):
+        return Category.VENDORED
     if suffix in (".pyc", ".pyo") or "__pycache__" in dirs:
         return Category.BYTECODE
     if suffix == ".py":

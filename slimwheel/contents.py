@@ -8,6 +8,7 @@ does not match, a zip bomb) is refused here with one clear line, before anything
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import stat
 import struct
@@ -120,9 +121,7 @@ def install_location(path: str, data_dir: str, root_is_purelib: bool) -> tuple[s
     return ("purelib" if root_is_purelib else "platlib"), path
 
 
-def read_wheel(
-    path: Path | str, *, limits: Limits | None = None, allow_bad_record: bool = False
-) -> Wheel:
+def read_wheel(path: Path | str, *, limits: Limits | None = None, allow_bad_record: bool = False) -> Wheel:
     """Read and validate a wheel; raise :class:`BadWheel` with one clear line for anything unsafe or inconsistent."""
     path = Path(path)
     limits = limits or Limits()
@@ -243,7 +242,7 @@ def _read_entries(
         compressed_sizes[info.filename] = info.compress_size
 
     spans.sort()
-    for (_, end, name), (next_start, _, next_name) in zip(spans, spans[1:], strict=False):
+    for (_, end, name), (next_start, _, next_name) in itertools.pairwise(spans):
         if end > next_start:
             raise BadWheel(source, f"entries {name!r} and {next_name!r} overlap (a zip bomb?)")
     return entries, compressed_sizes
@@ -374,14 +373,13 @@ def _check_record(
         listed[row.path] = row
     exempt = {record_path} | {f"{dist_info}/{s}" for s in SIGNATURE_FILES}
     for e in entries:
-        row = listed.get(e.path)
-        if row is None:
-            if e.path not in exempt:
-                problems.append(f"{e.path!r} is not listed in RECORD")
-            continue
         if e.path in exempt:
             continue
-        problem = row.check(e.data)
+        listed_row = listed.get(e.path)
+        if listed_row is None:
+            problems.append(f"{e.path!r} is not listed in RECORD")
+            continue
+        problem = listed_row.check(e.data)
         if problem:
             problems.append(f"{e.path!r} {problem}")
     for path in listed:
@@ -390,7 +388,9 @@ def _check_record(
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         if not allow_bad_record:
-            raise BadWheel(source, f"RECORD check failed: {problems[0]}{more}; pass --allow-bad-record to proceed anyway")
+            raise BadWheel(
+                source, f"RECORD check failed: {problems[0]}{more}; pass --allow-bad-record to proceed anyway"
+            )
         warnings.append(f"RECORD check failed and was overridden: {problems[0]}{more}")
 
 
@@ -401,7 +401,9 @@ def module_name(installed_path: str) -> str | None:
     suffix = p.name[len(stem) :]
     if not stem.isidentifier():
         return None
-    if suffix == ".py" or (suffix.endswith((".so", ".pyd")) and suffix.startswith((".cpython", ".cp", ".abi3", ".so", ".pyd"))):
+    if suffix == ".py" or (
+        suffix.endswith((".so", ".pyd")) and suffix.startswith((".cpython", ".cp", ".abi3", ".so", ".pyd"))
+    ):
         parts = [*p.parent.parts, stem] if stem != "__init__" else list(p.parent.parts)
         if parts and all(part.isidentifier() for part in parts):
             return ".".join(parts)

@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # hashlib algorithms the wheel spec accepts in RECORD (md5 and sha1 are explicitly forbidden).
-ACCEPTED_ALGORITHMS = frozenset({"sha224", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"})
+ACCEPTED_ALGORITHMS = frozenset(
+    {"sha224", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"}
+)
 SIGNATURE_FILES = frozenset({"RECORD.jws", "RECORD.p7s"})
 
 
@@ -28,7 +30,7 @@ class RecordRow:
         """None when ``data`` matches this row, else a one-line description of the mismatch."""
         if self.hash is None:
             return "has no hash in RECORD"
-        algorithm, _, expected = self.hash.partition("=")
+        algorithm = self.hash.partition("=")[0]
         if algorithm not in ACCEPTED_ALGORITHMS:
             return f"uses hash algorithm {algorithm!r}, which the wheel spec does not accept"
         if digest(data, algorithm) != self.hash:

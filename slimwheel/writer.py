@@ -137,7 +137,9 @@ class _Counter:
 
 def _dos_datetime(epoch: int) -> tuple[int, int]:
     t = time.gmtime(epoch)
-    return (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2), ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
+    return (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2), ((t.tm_year - 1980) << 9) | (
+        t.tm_mon << 5
+    ) | t.tm_mday
 
 
 def _deflate_chunk(view: memoryview, start: int, end: int, level: int, final: bool) -> bytes:
@@ -154,9 +156,7 @@ def _payload_jobs(entry: Entry, level: int, pool: ThreadPoolExecutor) -> tuple[l
     view = memoryview(entry.data)
     n = len(view)
     starts = list(range(0, n, CHUNK)) or [0]
-    futures = [
-        pool.submit(_deflate_chunk, view, s, min(s + CHUNK, n), level, s + CHUNK >= n) for s in starts
-    ]
+    futures = [pool.submit(_deflate_chunk, view, s, min(s + CHUNK, n), level, s + CHUNK >= n) for s in starts]
     return futures, zlib.crc32(view)
 
 
@@ -195,10 +195,24 @@ def _headers(entry: Entry, crc: int, csize: int, offset: int, dos_time: int, dos
     local_extra = struct.pack("<HHQQ", 0x0001, 16, usize, csize) if big_sizes else b""
     needed = 45 if (big_sizes or offset >= ZIP64_LIMIT) else 20
     lu, lc = (0xFFFFFFFF, 0xFFFFFFFF) if big_sizes else (usize, csize)
-    local = struct.pack(
-        "<IHHHHHIIIHH", 0x04034B50, needed, flags, zlib.DEFLATED, dos_time, dos_date, crc, lc, lu, len(name),
-        len(local_extra),
-    ) + name + local_extra
+    local = (
+        struct.pack(
+            "<IHHHHHIIIHH",
+            0x04034B50,
+            needed,
+            flags,
+            zlib.DEFLATED,
+            dos_time,
+            dos_date,
+            crc,
+            lc,
+            lu,
+            len(name),
+            len(local_extra),
+        )
+        + name
+        + local_extra
+    )
     # Central header: only the fields that overflow go into the ZIP64 extra, in the fixed order.
     fields: list[int] = []
     cu, cc, co = usize, csize, offset
@@ -213,10 +227,30 @@ def _headers(entry: Entry, crc: int, csize: int, offset: int, dos_time: int, dos
         co = 0xFFFFFFFF
     cextra = struct.pack(f"<HH{len(fields)}Q", 0x0001, 8 * len(fields), *fields) if fields else b""
     external = ((0o100000 | (entry.mode & 0o7777)) << 16) & 0xFFFFFFFF
-    cdir = struct.pack(
-        "<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | needed, needed, flags, zlib.DEFLATED, dos_time, dos_date, crc,
-        cc, cu, len(name), len(cextra), 0, 0, 0, external, co,
-    ) + name + cextra
+    cdir = (
+        struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            (3 << 8) | needed,
+            needed,
+            flags,
+            zlib.DEFLATED,
+            dos_time,
+            dos_date,
+            crc,
+            cc,
+            cu,
+            len(name),
+            len(cextra),
+            0,
+            0,
+            0,
+            external,
+            co,
+        )
+        + name
+        + cextra
+    )
     return local, cdir
 
 
@@ -227,7 +261,14 @@ def _end_records(count: int, cd_size: int, cd_offset: int) -> bytes:
         out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, (3 << 8) | 45, 45, 0, 0, count, count, cd_size, cd_offset)
         out += struct.pack("<IIQI", 0x07064B50, 0, eocd64_offset, 1)
     out += struct.pack(
-        "<IHHHHIIH", 0x06054B50, 0, 0, min(count, 0xFFFF), min(count, 0xFFFF), min(cd_size, 0xFFFFFFFF),
-        min(cd_offset, 0xFFFFFFFF), 0,
+        "<IHHHHIIH",
+        0x06054B50,
+        0,
+        0,
+        min(count, 0xFFFF),
+        min(count, 0xFFFF),
+        min(cd_size, 0xFFFFFFFF),
+        min(cd_offset, 0xFFFFFFFF),
+        0,
     )
     return out

@@ -36,15 +36,25 @@ def entries(extra: list[Entry] | None = None) -> list[Entry]:
 
 
 def unpack_ok(path: Path, tmp: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "wheel", "unpack", "-d", str(tmp / "unpacked"), str(path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wheel", "unpack", "-d", str(tmp / "unpacked"), str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_canonical_members_order_and_fresh_record() -> None:
     members = canonical_members(entries(), DI)
     paths = [m.path for m in members]
-    assert paths == ["demo/a.py", "demo/tool.sh", "demo/z.py", f"{DI}/METADATA", f"{DI}/WHEEL", f"{DI}/RECORD"]
+    assert paths == [
+        "demo/a.py",
+        "demo/tool.sh",
+        "demo/z.py",
+        f"{DI}/METADATA",
+        f"{DI}/WHEEL",
+        f"{DI}/RECORD",
+    ]
     rows = parse_record(members[-1].data.decode())
     assert [r.path for r in rows] == paths
     assert rows[-1].hash is None and rows[-1].size is None

@@ -37,7 +37,15 @@ ONNXRUNTIME_LINUX = RealWheel("onnxruntime", "1.31.1", "manylinux_2_28_x86_64")
 ONNXRUNTIME_WIN64 = RealWheel("onnxruntime", "1.31.1", "win_amd64")
 SCIPY_LINUX = RealWheel("scipy", "1.17.1", "manylinux_2_28_x86_64")
 
-ALL = (NUMPY_LINUX, NUMPY_WIN64, NUMPY_WIN32, NUMPY_126_WIN64, ONNXRUNTIME_LINUX, ONNXRUNTIME_WIN64, SCIPY_LINUX)
+ALL = (
+    NUMPY_LINUX,
+    NUMPY_WIN64,
+    NUMPY_WIN32,
+    NUMPY_126_WIN64,
+    ONNXRUNTIME_LINUX,
+    ONNXRUNTIME_WIN64,
+    SCIPY_LINUX,
+)
 
 
 class DownloadFailed(RuntimeError):
@@ -54,9 +62,22 @@ def fetch(spec: RealWheel) -> Path:
         if found:
             return found[0]
         cmd = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-            "--platform", spec.platform, "--python-version", spec.python_version,
-            "--implementation", "cp", "--dest", str(target), f"{spec.project}=={spec.version}",
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            spec.platform,
+            "--python-version",
+            spec.python_version,
+            "--implementation",
+            "cp",
+            "--dest",
+            str(target),
+            f"{spec.project}=={spec.version}",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         found = sorted(target.glob("*.whl"))

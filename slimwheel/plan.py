@@ -1,0 +1,198 @@
+"""Which files to remove from a wheel, and why; what is kept for safety; how metadata follows.
+
+A plan is decided from the wheel's entries alone (no files are touched): rules and --prune patterns propose
+removals, --keep patterns veto them, then safety checks put back what an import would miss:
+
+* a module that a kept module imports at module level (so ``import pkg`` keeps working),
+* the ``__init__.py`` of a package that still has kept files (else Python imports it as a namespace package),
+* never anything under ``*.dist-info`` (RECORD and entry_points.txt are rewritten instead).
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from .categories import Category
+from .contents import Wheel, module_name
+from .rules import Patterns, Rule, rule_for
+
+
+@dataclass
+class Plan:
+    remove: dict[str, str] = field(default_factory=dict)  # archive path → reason (rule code/name or --prune pattern)
+    kept: dict[str, str] = field(default_factory=dict)  # archive path → why a proposed removal was kept
+    replaced: dict[str, bytes] = field(default_factory=dict)  # archive path → new content (entry_points.txt)
+    dropped_entry_points: list[str] = field(default_factory=list)  # "group: name = target"
+
+
+def make_plan(wheel: Wheel, categories: Mapping[str, Category], rules: Iterable[Rule], patterns: Patterns) -> Plan:
+    rules = tuple(rules)
+    plan = Plan()
+    for entry in wheel.entries:
+        if wheel.is_metadata(entry.path):
+            continue
+        _, installed = wheel.location(entry.path)
+        rule = rule_for(categories[entry.path], rules)
+        reason = f"{rule.code} {rule.name}" if rule else None
+        pattern = patterns.pruned_by(entry.path, installed)
+        if pattern is not None:
+            reason = f"--prune {pattern}"
+        if reason is None:
+            continue
+        keep = patterns.kept_by(entry.path, installed)
+        if keep is not None:
+            plan.kept[entry.path] = f"--keep {keep} (would be removed by {reason})"
+        else:
+            plan.remove[entry.path] = reason
+    _keep_needed(wheel, plan)
+    _fix_entry_points(wheel, plan)
+    return plan
+
+
+def _modules(wheel: Wheel) -> dict[str, str]:
+    """dotted module name → archive path, for importable files."""
+    found: dict[str, str] = {}
+    for entry in wheel.entries:
+        scheme, installed = wheel.location(entry.path)
+        if scheme in ("purelib", "platlib"):
+            mod = module_name(installed)
+            if mod and (mod not in found or installed.endswith(".py")):
+                found[mod] = entry.path
+    return found
+
+
+def _keep_needed(wheel: Wheel, plan: Plan) -> None:
+    """Put back removed files that kept code needs at import time, until nothing changes."""
+    if not plan.remove:
+        return
+    modules = _modules(wheel)
+    path_to_module = {p: m for m, p in modules.items()}
+    scanned: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        removed_modules = {path_to_module[p] for p in plan.remove if p in path_to_module}
+        needles = {m.rsplit(".", 1)[-1] for m in removed_modules}
+        for entry in wheel.entries:
+            path = entry.path
+            if path in plan.remove or path in scanned or not path.endswith(".py") or path not in path_to_module:
+                continue
+            scanned.add(path)
+            if not removed_modules or not any(n.encode() in entry.data for n in needles):
+                continue
+            for target in _module_level_imports(entry.data, path_to_module[path], path.endswith("__init__.py")):
+                for mod in _prefixes(target):
+                    needed = modules.get(mod)
+                    if needed and needed in plan.remove:
+                        reason = plan.remove.pop(needed)
+                        plan.kept[needed] = f"imported at module level by {path} (would be removed by {reason})"
+                        scanned.discard(needed)
+                        changed = True
+        changed |= _keep_package_inits(wheel, plan, path_to_module)
+
+
+def _keep_package_inits(wheel: Wheel, plan: Plan, path_to_module: Mapping[str, str]) -> bool:
+    """A package directory that keeps any file keeps its __init__.py (and so do its parent packages)."""
+    kept_dirs: set[str] = set()
+    for entry in wheel.entries:
+        if entry.path not in plan.remove:
+            parent = PurePosixPath(entry.path).parent
+            while str(parent) != ".":
+                kept_dirs.add(str(parent))
+                parent = parent.parent
+    changed = False
+    for path in list(plan.remove):
+        p = PurePosixPath(path)
+        if p.name == "__init__.py" and str(p.parent) in kept_dirs and path in path_to_module:
+            reason = plan.remove.pop(path)
+            plan.kept[path] = f"__init__.py of a package that keeps other files (would be removed by {reason})"
+            changed = True
+    return changed
+
+
+def _prefixes(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _module_level_imports(source: bytes, module: str, is_package: bool) -> list[str]:
+    """Modules imported by statements that run at import time (not inside functions)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    package = module if is_package else module.rpartition(".")[0]
+    found: list[str] = []
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                found.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = _resolve(node.module, node.level, package)
+                if base:
+                    found.append(base)
+                    found.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue  # runs when called, not at import
+            else:
+                for name in ("body", "orelse", "finalbody"):
+                    children = getattr(node, name, None)
+                    if isinstance(children, list):
+                        visit([c for c in children if isinstance(c, ast.stmt)])
+                for handler in getattr(node, "handlers", None) or []:
+                    visit(handler.body)
+
+    visit(tree.body)
+    return found
+
+
+def _resolve(module: str | None, level: int, package: str) -> str | None:
+    if level == 0:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    if module:
+        base.append(module)
+    return ".".join(base) or None
+
+
+def _fix_entry_points(wheel: Wheel, plan: Plan) -> None:
+    """Drop entry points whose module this plan removes; rewrite entry_points.txt when any is dropped."""
+    path = f"{wheel.dist_info}/entry_points.txt"
+    entry = wheel.by_path.get(path)
+    if entry is None or not plan.remove:
+        return
+    modules = _modules(wheel)
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(entry.data.decode("utf-8"))
+    except (configparser.Error, UnicodeDecodeError):
+        return  # unreadable: leave it as it is
+    dropped = False
+    for group in parser.sections():
+        for name, target in list(parser.items(group)):
+            mod = target.split(":", 1)[0].strip()
+            providers = [modules[m] for m in _prefixes(mod) if m in modules]
+            if providers and any(p in plan.remove for p in providers):
+                parser.remove_option(group, name)
+                plan.dropped_entry_points.append(f"{group}: {name} = {target.strip()}")
+                dropped = True
+        if not parser.items(group):
+            parser.remove_section(group)
+    if dropped:
+        out = io.StringIO()
+        for group in parser.sections():
+            out.write(f"[{group}]\n")
+            for name, target in parser.items(group):
+                out.write(f"{name} = {target}\n")
+            out.write("\n")
+        plan.replaced[path] = out.getvalue().encode("utf-8")

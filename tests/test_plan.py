@@ -1,0 +1,120 @@
+"""Plans: rules, --prune/--keep, safety (module-level imports, package __init__), entry points, dist-info."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from synth import SynthWheel, demo_wheel
+
+from slimwheel.contents import read_wheel
+from slimwheel.errors import UsageError
+from slimwheel.inspection import categorize_entries
+from slimwheel.plan import Plan, make_plan
+from slimwheel.rules import DEFAULT_RULES, RULES, Patterns, select_rules
+
+
+def plan_for(path: Path, rules: str | None = None, prune: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> Plan:
+    wheel = read_wheel(path)
+    return make_plan(wheel, categorize_entries(wheel), select_rules(rules), Patterns(prune, keep))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("demo")
+    return demo_wheel(tmp, with_extension=False).build(tmp / "dist")
+
+
+def test_default_rules_on_demo(demo: Path) -> None:
+    plan = plan_for(demo)
+    assert plan.remove == {
+        "demo/tests/__init__.py": "SW001 tests",
+        "demo/tests/test_core.py": "SW001 tests",
+        "demo/core.pyi": "SW002 stubs",
+        "demo/py.typed": "SW002 stubs",
+        "demo/include/demo.h": "SW003 headers",
+        "demo-1.0.data/headers/demo_api.h": "SW003 headers",
+        "demo/lib/libdemo.a": "SW004 static-libs",
+        "demo/src/speedups.c": "SW005 sources",
+        "demo/docs/guide.md": "SW006 docs",
+        "demo/examples/example.py": "SW006 docs",
+    }
+    assert plan.kept == {}
+    # the console script whose module lives in demo/tests goes, the other stays
+    assert plan.dropped_entry_points == ["console_scripts: demo-tests = demo.tests.test_core:main"]
+    text = plan.replaced["demo-1.0.dist-info/entry_points.txt"].decode()
+    assert "demo-cli = demo.cli:main" in text and "demo-tests" not in text
+
+
+def test_no_rules_removes_nothing(demo: Path) -> None:
+    plan = plan_for(demo, rules="none")
+    assert plan.remove == {} and plan.replaced == {} and plan.dropped_entry_points == []
+
+
+def test_keep_wins_over_rules_and_prune(demo: Path) -> None:
+    plan = plan_for(demo, prune=("*.csv", "demo/docs/"), keep=("demo/docs/", "/demo/data/table.csv"))
+    assert "demo/docs/guide.md" not in plan.remove
+    assert plan.kept["demo/docs/guide.md"].startswith("--keep demo/docs/ (would be removed by --prune demo/docs/")
+    assert "demo/data/table.csv" in plan.kept
+
+
+def test_prune_matches_archive_and_installed_paths(demo: Path) -> None:
+    plan = plan_for(demo, rules="none", prune=("demo_extra/", "share/demo/*.txt"))
+    assert plan.remove == {
+        "demo-1.0.data/purelib/demo_extra/__init__.py": "--prune demo_extra/",
+        "demo-1.0.data/data/share/demo/readme.txt": "--prune share/demo/*.txt",
+    }
+
+
+def test_dist_info_is_never_removed(demo: Path) -> None:
+    plan = plan_for(demo, prune=("*",))
+    assert not [p for p in plan.remove if ".dist-info/" in p]
+
+
+def test_package_init_kept_while_package_keeps_files(tmp_path: Path) -> None:
+    plan = plan_for(wheel_with(tmp_path, ""), rules="none", prune=("pkg/tests/__init__.py",))
+    assert plan.remove == {}
+    assert plan.kept["pkg/tests/__init__.py"].startswith("__init__.py of a package that keeps other files")
+
+
+def test_package_init_imported_by_a_kept_module_is_kept(demo: Path) -> None:
+    plan = plan_for(demo, rules="none", prune=("demo/__init__.py",))
+    assert plan.remove == {}
+    assert plan.kept["demo/__init__.py"].startswith("imported at module level by demo/cli.py")
+
+
+def wheel_with(tmp: Path, init: str) -> Path:
+    files = {
+        "pkg/__init__.py": init.encode(),
+        "pkg/tests/__init__.py": b"",
+        "pkg/tests/helper.py": b"VALUE = 1\n",
+        "pkg/tests/test_x.py": b"def test(): pass\n",
+        "pkg/docs/notes.py": b"NOTE = 1\n",
+    }
+    return SynthWheel(name="pkg", version="2.0", files=files).build(tmp)
+
+
+def test_module_level_import_of_a_test_module_keeps_it(tmp_path: Path) -> None:
+    init = "import sys\ntry:\n    from .tests.helper import VALUE\nexcept ImportError:\n    VALUE = 0\n"
+    plan = plan_for(wheel_with(tmp_path, init))
+    assert "pkg/tests/helper.py" in plan.kept and "pkg/tests/__init__.py" in plan.kept
+    assert plan.kept["pkg/tests/helper.py"].startswith("imported at module level by pkg/__init__.py")
+    assert plan.remove == {"pkg/tests/test_x.py": "SW001 tests", "pkg/docs/notes.py": "SW006 docs"}
+
+
+def test_absolute_and_class_body_imports_count_function_bodies_do_not(tmp_path: Path) -> None:
+    init = "class A:\n    import pkg.docs.notes\n\ndef later():\n    from pkg.tests import helper\n"
+    plan = plan_for(wheel_with(tmp_path, init))
+    assert "pkg/docs/notes.py" in plan.kept
+    assert "pkg/tests/helper.py" in plan.remove  # imported only when later() runs
+
+
+def test_select_rules() -> None:
+    assert select_rules(None) == DEFAULT_RULES
+    assert select_rules("all") == RULES
+    assert select_rules("none") == ()
+    chosen = {r.name for r in select_rules("default,-docs,bytecode")}
+    assert "docs" not in chosen and "bytecode" in chosen and "tests" in chosen
+    assert [r.code for r in select_rules("SW001, stubs")] == ["SW001", "SW002"]
+    with pytest.raises(UsageError, match="unknown rule 'nope'"):
+        select_rules("nope")
