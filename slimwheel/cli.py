@@ -28,6 +28,7 @@ from .report import WheelReport, renderables, to_json, total_renderable
 from .rules import RULES, Patterns, select_rules
 from .shrink import ShrinkOptions, prepare_output_dir, shrink
 from .units import parse_size
+from .writer import MAX_LEVEL
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,8 +45,8 @@ def _size(text: str) -> int:
 
 
 def _level(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 9:
-        raise argparse.ArgumentTypeError(f"compress level must be 0..9, not {text!r}")
+    if not text.isdigit() or not 0 <= int(text) <= MAX_LEVEL:
+        raise argparse.ArgumentTypeError(f"compress level must be 0..{MAX_LEVEL}, not {text!r}")
     return int(text)
 
 
@@ -102,7 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=StripLevel.UNNEEDED.value,
         help="strip native libraries (default: unneeded)",
     )
-    shr.add_argument("--compress-level", type=_level, default=9, help="DEFLATE level 0-9 (default 9)")
+    shr.add_argument(
+        "--compress-level",
+        type=_level,
+        default=9,
+        help="DEFLATE level 0-12 (libdeflate; default 9; 10-12 are slower and smaller)",
+    )
     shr.add_argument("-j", "--jobs", type=_positive, default=None, help="parallel jobs (default: number of cores)")
     shr.add_argument(
         "--max-size",

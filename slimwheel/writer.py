@@ -4,8 +4,10 @@
 ``.dist-info`` last, RECORD last) and computes a fresh RECORD. :func:`write_wheel` serialises that list with
 this module's own small zip writer, so that every byte is decided here: one fixed timestamp
 (``SOURCE_DATE_EPOCH`` or 1980-01-01), modes from the input, no directory entries, DEFLATE, ZIP64 only when
-needed, an unchanged DEFLATE payload copied as it was instead of recompressed, big entries compressed in
-independent chunks in parallel (pigz-style, so the result does not depend on the number of threads).
+needed, an unchanged DEFLATE payload copied as it was instead of recompressed. Entries are deflated with
+libdeflate (the ``deflate`` package): at the same level it is about 1% smaller and several times faster than
+zlib, and levels 10-12 go further. Entries are compressed in parallel threads (libdeflate releases the GIL),
+largest first; each entry is one call, so the bytes never depend on the number of threads.
 The file appears atomically: it is written beside its destination and renamed into place.
 """
 
@@ -22,14 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+import deflate
+
 from .contents import Entry
 from .errors import OutputError
 from .records import SIGNATURE_FILES, record_for
 
-CHUNK = 2 * 1024**2  # entries larger than this are deflated in independent chunks of this size
+MAX_LEVEL = 12  # libdeflate's levels: 0 (stored blocks) .. 12 (slowest, smallest)
 ZIP64_LIMIT = 0xFFFFFFFF  # sizes/offsets at or above this need ZIP64 (module-level so tests can lower it)
 ZIP64_COUNT = 0xFFFF
-_DICT_SIZE = 32 * 1024
 _EPOCH_1980 = 315532800
 
 
@@ -87,8 +90,8 @@ def write_wheel(
     jobs: int | None = None,
 ) -> WrittenWheel:
     """Write ``entries`` as a canonical wheel at ``dest`` atomically (``dest=None``: measure only, write nothing)."""
-    if not 0 <= compress_level <= 9:
-        raise ValueError("compress_level must be 0..9")
+    if not 0 <= compress_level <= MAX_LEVEL:
+        raise ValueError(f"compress_level must be 0..{MAX_LEVEL}")
     members = canonical_members(entries, dist_info)
     dos_time, dos_date = _dos_datetime(source_date_epoch() if epoch is None else epoch)
     if dest is None:
@@ -142,22 +145,15 @@ def _dos_datetime(epoch: int) -> tuple[int, int]:
     ) | t.tm_mday
 
 
-def _deflate_chunk(view: memoryview, start: int, end: int, level: int, final: bool) -> bytes:
-    zdict = view[max(0, start - _DICT_SIZE) : start] if start else None
-    comp = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, *((zdict,) if zdict else ()))
-    out = comp.compress(view[start:end])
-    return out + comp.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+def _deflate(data: bytes, level: int) -> bytes:
+    return bytes(deflate.deflate_compress(data, level))
 
 
-def _payload_jobs(entry: Entry, level: int, pool: ThreadPoolExecutor) -> tuple[list[Future[bytes]] | bytes, int]:
-    """The entry's stored payload (copied, or chunks being deflated) and its CRC."""
+def _payload_job(entry: Entry, level: int, pool: ThreadPoolExecutor) -> tuple[Future[bytes] | bytes, int]:
+    """The entry's stored payload (copied, or being deflated) and its CRC."""
     if entry.raw is not None:
         return entry.raw.payload, entry.raw.crc
-    view = memoryview(entry.data)
-    n = len(view)
-    starts = list(range(0, n, CHUNK)) or [0]
-    futures = [pool.submit(_deflate_chunk, view, s, min(s + CHUNK, n), level, s + CHUNK >= n) for s in starts]
-    return futures, zlib.crc32(view)
+    return pool.submit(_deflate, entry.data, level), zlib.crc32(entry.data)
 
 
 def _serialize(
@@ -166,12 +162,12 @@ def _serialize(
     central: list[bytes] = []
     written: list[Member] = []
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-        pending = [_payload_jobs(e, level, pool) for e in members]  # all compression starts now, in parallel
-        for entry, (payload_or_futures, crc) in zip(members, pending, strict=True):
-            if isinstance(payload_or_futures, bytes):
-                payload = payload_or_futures
-            else:
-                payload = b"".join(f.result() for f in payload_or_futures)
+        # Submit the largest entries first so the longest compressions start early; write in canonical order.
+        order = sorted(range(len(members)), key=lambda i: -members[i].size)
+        pending = dict(zip(order, (_payload_job(members[i], level, pool) for i in order), strict=True))
+        for index, entry in enumerate(members):
+            job, crc = pending.pop(index)
+            payload = job if isinstance(job, bytes) else job.result()
             offset = out.tell()
             local, cdir = _headers(entry, crc, len(payload), offset, dos_time, dos_date)
             out.write(local)

@@ -163,7 +163,7 @@ def test_budgets_exit_3(demo: Path, tmp_path: Path) -> None:
     "args, message",
     [
         (["shrink", "x.whl", "--max-size", "lots"], "can't read size 'lots'"),
-        (["shrink", "x.whl", "--compress-level", "11"], "compress level must be 0..9"),
+        (["shrink", "x.whl", "--compress-level", "13"], "compress level must be 0..12"),
         (["shrink", "x.whl", "--rules", "nope"], "unknown rule 'nope'"),
         (["shrink", "x.whl", "--rules", "tests", "--no-rules"], "can't be used together"),
         (["frobnicate"], "invalid choice"),
