@@ -171,6 +171,8 @@ def _central_directory(source: str, blob: bytes) -> list[zipfile.ZipInfo]:
     try:
         with zipfile.ZipFile(io.BytesIO(blob)) as zf:
             infos = zf.infolist()
+    except NotImplementedError as exc:  # zipfile: "zip file version 25.5"
+        raise BadWheel(source, f"unsupported zip feature ({exc})") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, struct.error) as exc:
         raise BadWheel(source, f"corrupt zip archive ({exc})") from None
     if not infos:
@@ -203,7 +205,7 @@ def _read_entries(
     declared_total = 0
     spans: list[tuple[int, int, str]] = []
     for info in infos:
-        _check_name(source, info.filename)
+        _check_name(source, info.orig_filename)  # zipfile cuts .filename at a NUL; the stored name is checked
         if info.filename in seen:
             raise BadWheel(source, f"duplicate entry {info.filename!r}")
         seen.add(info.filename)
@@ -224,6 +226,14 @@ def _read_entries(
         declared_total += info.file_size
         if declared_total > limits.max_total_size:
             raise BadWheel(source, f"declares more than {limits.max_total_size} uncompressed bytes (a zip bomb?)")
+
+    files = {name for name in seen if not name.endswith("/")}
+    for name in seen:
+        parent = name.rstrip("/").rpartition("/")[0]
+        while parent:
+            if parent in files:
+                raise BadWheel(source, f"{parent!r} is both a file and a directory")
+            parent = parent.rpartition("/")[0]
 
     entries: list[Entry] = []
     compressed_sizes: dict[str, int] = {}
@@ -363,7 +373,7 @@ def _check_record(
     by_path = {e.path: e for e in entries}
     try:
         rows = parse_record(by_path[record_path].data.decode("utf-8"))
-    except (RecordError, UnicodeDecodeError) as exc:
+    except (RecordError, UnicodeDecodeError, ValueError) as exc:  # ValueError: int() of a size like "²"
         raise BadWheel(source, f"{record_path}: {exc}") from None
     problems: list[str] = []
     listed: dict[str, RecordRow] = {}

@@ -59,7 +59,7 @@ def parse_record(text: str) -> list[RecordRow]:
                 raise RecordError(f"RECORD line {lineno} has an empty path")
             if hash_ and "=" not in hash_:
                 raise RecordError(f"RECORD line {lineno} has a malformed hash {hash_!r}")
-            if size and not size.isdigit():
+            if size and not (size.isascii() and size.isdigit()):
                 raise RecordError(f"RECORD line {lineno} has a malformed size {size!r}")
             rows.append(RecordRow(path, hash_ or None, int(size) if size else None))
     except csv.Error as exc:
