@@ -115,6 +115,17 @@ def _keep_package_inits(wheel: Wheel, plan: Plan, path_to_module: Mapping[str, s
     return changed
 
 
+def _package_dirs(installed_paths: Iterable[str]) -> set[str]:
+    """Every directory that holds at least one of ``installed_paths`` (at any depth)."""
+    dirs: set[str] = set()
+    for path in installed_paths:
+        parent = PurePosixPath(path).parent
+        while str(parent) != "." and str(parent) not in dirs:
+            dirs.add(str(parent))
+            parent = parent.parent
+    return dirs
+
+
 def _prefixes(dotted: str) -> list[str]:
     parts = dotted.split(".")
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
@@ -171,6 +182,13 @@ def _fix_entry_points(wheel: Wheel, plan: Plan) -> None:
     if entry is None or not plan.remove:
         return
     modules = _modules(wheel)
+    importable = [wheel.location(e.path) for e in wheel.entries]
+    dirs_before = _package_dirs(installed for scheme, installed in importable if scheme in ("purelib", "platlib"))
+    dirs_after = _package_dirs(
+        installed
+        for e, (scheme, installed) in zip(wheel.entries, importable, strict=True)
+        if scheme in ("purelib", "platlib") and e.path not in plan.remove
+    )
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
@@ -182,7 +200,11 @@ def _fix_entry_points(wheel: Wheel, plan: Plan) -> None:
         for name, target in list(parser.items(group)):
             mod = target.split(":", 1)[0].strip()
             providers = [modules[m] for m in _prefixes(mod) if m in modules]
-            if providers and any(p in plan.remove for p in providers):
+            module_gone = bool(providers) and any(p in plan.remove for p in providers)
+            # a namespace package (a directory without __init__.py) is gone when none of its files is left
+            as_dir = mod.replace(".", "/")
+            namespace_gone = mod not in modules and as_dir in dirs_before and as_dir not in dirs_after
+            if module_gone or namespace_gone:
                 parser.remove_option(group, name)
                 plan.dropped_entry_points.append(f"{group}: {name} = {target.strip()}")
                 dropped = True

@@ -118,3 +118,14 @@ def test_select_rules() -> None:
     assert [r.code for r in select_rules("SW001, stubs")] == ["SW001", "SW002"]
     with pytest.raises(UsageError, match="unknown rule 'nope'"):
         select_rules("nope")
+
+
+def test_entry_point_to_an_emptied_namespace_package_is_dropped(tmp_path: Path) -> None:
+    # numpy's `pkg_config: numpy = numpy._core.lib.pkgconfig` names a directory holding only numpy.pc
+    files = {"pkg/__init__.py": b"", "pkg/lib/pkgconfig/pkg.pc": b"Name: pkg\n", "pkg/lib/other/x.dat": b"x"}
+    eps = {"pkg_config": {"pkg": "pkg.lib.pkgconfig"}, "other": {"keep": "pkg.lib.other"}}
+    wheel = SynthWheel(name="pkg", version="2.0", files=files, entry_points=eps).build(tmp_path)
+    plan = plan_for(wheel)
+    assert plan.remove == {"pkg/lib/pkgconfig/pkg.pc": "SW008 build-config"}
+    assert plan.dropped_entry_points == ["pkg_config: pkg = pkg.lib.pkgconfig"]
+    assert b"keep = pkg.lib.other" in plan.replaced["pkg-2.0.dist-info/entry_points.txt"]
