@@ -15,12 +15,14 @@ It knows nothing about wheels or zip files: it works on the bytes of one file (a
 
 from __future__ import annotations
 
+import array
 import functools
 import io
 import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -689,6 +691,8 @@ def strip_binary(data: bytes, name: str, level: StripLevel, tools: StripTools | 
             stripped, realigned = realign_empty_loads(stripped)
             if realigned:
                 what += f" (+ {realigned} empty PT_LOAD offset(s) realigned)"
+        else:
+            stripped = restore_pe_timestamp(data, stripped)
         problem = verify_stripped(data, stripped)
         if problem is not None:
             problems.append(f"{what} broke the file: {problem}")
@@ -698,6 +702,38 @@ def strip_binary(data: bytes, name: str, level: StripLevel, tools: StripTools | 
     if len(problems) > 1:
         reason += f" (and {len(problems) - 1} more tool(s) failed)"
     return _original(data, reason, StripStatus.REVERTED)
+
+
+def pe_checksum(data: bytes) -> int:
+    """The PE optional header's CheckSum of ``data`` (16-bit one's-complement sum, skipping the field, plus length)."""
+    (e_lfanew,) = _unpack("<I", data, 0x3C)
+    field_at = e_lfanew + 24 + 64  # same place in PE32 and PE32+
+    padded = data + b"\0" if len(data) % 2 else data
+    words = array.array("H", padded)
+    if sys.byteorder == "big":
+        words.byteswap()
+    total = sum(words) - words[field_at // 2] - words[field_at // 2 + 1]
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return int((total + len(data)) & 0xFFFFFFFF)
+
+
+def restore_pe_timestamp(original: bytes, stripped: bytes) -> bytes:
+    """Put the original TimeDateStamp back into a stripped PE file (GNU strip writes the current time there,
+    ignoring SOURCE_DATE_EPOCH, which would make every output different) and refresh a non-zero CheckSum."""
+    try:
+        (e_lfanew,) = _unpack("<I", original, 0x3C)
+        (stripped_lfanew,) = _unpack("<I", stripped, 0x3C)
+        (stamp,) = _unpack("<I", original, e_lfanew + 8)
+        (old_sum,) = _unpack("<I", original, e_lfanew + 88)
+        _unpack("<I", stripped, stripped_lfanew + 88)
+    except _Malformed:
+        return stripped
+    out = bytearray(stripped)
+    struct.pack_into("<I", out, stripped_lfanew + 8, stamp)
+    if old_sum:
+        struct.pack_into("<I", out, stripped_lfanew + 88, pe_checksum(bytes(out)))
+    return bytes(out)
 
 
 def realign_empty_loads(data: bytes) -> tuple[bytes, int]:

@@ -820,7 +820,7 @@ def test_numpy_openblas_is_stripped_by_realigning_its_emptied_segments(
 ) -> None:
     # GNU strip empties two of the segments patchelf appended to the vendored OpenBLAS and leaves their offsets
     # misaligned, which glibc refuses; realigning the offsets of *empty* segments makes it load again.
-    ((name, data, result),) = [m for m in numpy_linux_stripped if "libscipy_openblas" in m[0]]
+    ((_, _, result),) = [m for m in numpy_linux_stripped if "libscipy_openblas" in m[0]]
     assert result.status is StripStatus.STRIPPED, result.reason
     assert "empty PT_LOAD offset(s) realigned" in result.reason
     assert result.saved > 1_000_000
@@ -873,3 +873,19 @@ def test_numpy_linux_debug_level_finds_nothing(tools: StripTools) -> None:
     for name, data in wheel_members(wheelcache.NUMPY_LINUX, (".so",)):
         result = strip_binary(data, name, StripLevel.DEBUG, tools)
         assert result.status is StripStatus.SKIPPED and result.data is data, name
+
+
+@pytest.mark.realwheel
+def test_stripped_pe_keeps_its_timestamp_and_a_valid_checksum(tools: StripTools) -> None:
+    # GNU strip stamps the current time into the COFF header; the output must not depend on the clock.
+    [(name, original)] = [(n, d) for n, d in wheel_members(wheelcache.NUMPY_126_WIN64, (".dll",)) if "libopenblas" in n]
+    (e_lfanew,) = struct.unpack_from("<I", original, 0x3C)
+    (stored_sum,) = struct.unpack_from("<I", original, e_lfanew + 88)
+    assert binaries.pe_checksum(original) == stored_sum  # same algorithm as the linker's
+    result = strip_binary(original, name, StripLevel.UNNEEDED, tools)
+    assert result.status is StripStatus.STRIPPED
+    (out_lfanew,) = struct.unpack_from("<I", result.data, 0x3C)
+    assert result.data[out_lfanew + 8 : out_lfanew + 12] == original[e_lfanew + 8 : e_lfanew + 12]
+    (new_sum,) = struct.unpack_from("<I", result.data, out_lfanew + 88)
+    assert new_sum == binaries.pe_checksum(result.data) != stored_sum
+    assert strip_binary(original, name, StripLevel.UNNEEDED, tools).data == result.data
