@@ -115,9 +115,7 @@ def categorize_entries(wheel: Wheel) -> dict[str, Category]:
     result: dict[str, Category] = {}
     for entry in wheel.entries:
         scheme, installed = wheel.location(entry.path)
-        result[entry.path] = categorize(
-            scheme, installed, entry.data[:4], is_metadata=wheel.is_metadata(entry.path)
-        )
+        result[entry.path] = categorize(scheme, installed, entry.data[:4], is_metadata=wheel.is_metadata(entry.path))
     return result
 
 

@@ -174,9 +174,7 @@ def raw_zip_bytes(
     Names are stored as given (zipfile only cuts them at a NUL byte; use :func:`rename_entry` for raw bytes).
     """
     modes = modes or {}
-    return _zip_entries(
-        ((name, data, modes.get(name, DEFAULT_MODE)) for name, data in members), compression, comment
-    )
+    return _zip_entries(((name, data, modes.get(name, DEFAULT_MODE)) for name, data in members), compression, comment)
 
 
 def raw_zip(
@@ -524,9 +522,7 @@ def parse_zip(data: bytes) -> ZipLayout:
         end = offsets[i + 1] if i + 1 < len(offsets) else cd_start
         if off + _LFH.size > end or _LFH.unpack_from(data, off)[0] != _LFH_SIG:
             continue  # entry points at garbage: leave it dangling (its bytes stay in the previous body)
-        _sig, needed, flags, method, mtime, mdate, crc, csize, usize, n_len, e_len = _LFH.unpack_from(
-            data, off
-        )
+        _sig, needed, flags, method, mtime, mdate, crc, csize, usize, n_len, e_len = _LFH.unpack_from(data, off)
         start = off + _LFH.size
         name = data[start : start + n_len]
         extra = data[start + n_len : start + n_len + e_len]
@@ -806,9 +802,7 @@ def _gcc(tmp: Path, stem: str, source: str, flags: list[str], out_name: str) -> 
     return out
 
 
-def compile_extension(
-    tmp: Path, module: str = "_speedups", body: str = EXTENSION_SOURCE, debug: bool = True
-) -> Path:
+def compile_extension(tmp: Path, module: str = "_speedups", body: str = EXTENSION_SOURCE, debug: bool = True) -> Path:
     """Compile a real CPython extension ``<module><EXT_SUFFIX>`` in ``tmp`` and return its path.
 
     The default body defines ``add(a, b)`` (``PyArg_ParseTuple "ll"``), ``checksum(data)``, ``calls()`` and a

@@ -323,9 +323,7 @@ def test_renderables_show_header_tables_and_tree(synth: Inspection) -> None:
     text = _render(synth)
     assert "pkg-1.0-py3-none-any.whl" in text
     assert "py3-none-any" in text
-    assert (
-        f"{human_size(synth.archive_size)} compressed → {human_size(synth.installed_size)} installed" in text
-    )
+    assert f"{human_size(synth.archive_size)} compressed → {human_size(synth.installed_size)} installed" in text
     assert f"{synth.files} files" in text
     for cat in synth.categories:
         assert cat.category.value in text
@@ -449,9 +447,7 @@ def test_numpy_linux_categories(numpy_linux: tuple[Path, Inspection]) -> None:
     assert all(p.startswith("numpy.libs/") for p in vendored)
     assert by_cat[Category.VENDORED].files == len(vendored)
     assert by_cat[Category.TESTS].files > 100 and by_cat[Category.TESTS].installed > 1_000_000
-    assert (
-        sum(s.installed for s in insp.categories) == insp.installed_size == sum(i for _, i in sizes.values())
-    )
+    assert sum(s.installed for s in insp.categories) == insp.installed_size == sum(i for _, i in sizes.values())
     assert sum(s.compressed for s in insp.categories) == sum(c for c, _ in sizes.values())
     assert sum(s.files for s in insp.categories) == insp.files == len(sizes)
     assert insp.tree.installed == insp.installed_size

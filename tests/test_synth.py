@@ -47,9 +47,7 @@ def open_zip(data: bytes) -> zipfile.ZipFile:
 def run(
     cmd: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(c) for c in cmd], capture_output=True, text=True, check=False, env=env, cwd=cwd
-    )
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=False, env=env, cwd=cwd)
 
 
 # ------------------------------------------------------------------------------------------------------------
