@@ -61,6 +61,7 @@ def shrink(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) ->
     warnings = list(wheel.warnings)
     entries = _apply(wheel, plan, warnings)
     entries, strip_results = _strip(entries, categories, options)
+    warnings.extend(_missing_tool_warnings(strip_results))
     written = write_wheel(entries, wheel.dist_info, dest, compress_level=options.compress_level, jobs=options.jobs)
     after_sizes = {m.path: m.size for m in written.members}
     return WheelReport(
@@ -105,6 +106,14 @@ def _apply(wheel: Wheel, plan: Plan, warnings: list[str]) -> list[Entry]:
         replacement = plan.replaced.get(entry.path)
         entries.append(entry.with_data(replacement) if replacement is not None else entry)
     return entries
+
+
+def _missing_tool_warnings(results: dict[str, StripResult]) -> list[str]:
+    """One warning per kind of binary that could not be stripped for lack of a tool (not a failure)."""
+    reasons = sorted({r.reason for r in results.values() if r.reason.startswith("no strip tool")})
+    return [
+        f"{reason}: {sum(r.reason == reason for r in results.values())} file(s) left unstripped" for reason in reasons
+    ]
 
 
 def _strip(

@@ -190,3 +190,23 @@ def test_inspect_json_and_rules(demo: Path) -> None:
 def test_version_and_module_entry() -> None:
     proc = run("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("slimwheel ")
+
+
+def test_no_strip_tool_is_a_warning_not_a_failure(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slimwheel import shrink as shrink_module
+    from slimwheel.binaries import StripTools
+    from slimwheel.shrink import ShrinkOptions
+
+    monkeypatch.setattr(shrink_module, "find_strip_tools", lambda: StripTools(elf=(), pe=()))
+    report = shrink_module.shrink(demo, tmp_path, ShrinkOptions())
+    assert report.stripped == []
+    assert report.warnings == ["no strip tool for ELF installed (install binutils): 1 file(s) left unstripped"]
+    assert (tmp_path / demo.name).exists()
+
+
+def test_unwritable_output_directory_exit_2(demo: Path, tmp_path: Path) -> None:
+    # /proc refuses new directories even for root, unlike a chmod'ed directory
+    proc = run("shrink", str(demo), "-w", "/proc/slimwheel-out")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("slimwheel: error: can't create output directory /proc/slimwheel-out")
+    assert len(proc.stderr.strip().splitlines()) == 1
