@@ -78,6 +78,24 @@ class LeftAlone:
     reason: str
 
 
+@dataclass(frozen=True)
+class CheckSummary:
+    """What trial deletion against the user's check did (shared by the wheels reduced together)."""
+
+    checks: list[str]
+    runs: dict[str, int]  # per phase
+    seconds: float
+    timeout: float
+    removed: int  # files removed because the check did not need them
+    stubs: list[str]  # "module (N files replaced)"
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_runs(self) -> int:
+        return sum(self.runs.values())
+
+
 @dataclass
 class WheelReport:
     input: str
@@ -92,6 +110,7 @@ class WheelReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     budget: int | None = None
+    check: CheckSummary | None = None
 
     @property
     def over_budget(self) -> bool:
@@ -116,6 +135,19 @@ def to_json(reports: Sequence[WheelReport], *, total_budget: int | None = None) 
                 "seconds": round(r.seconds, 3),
                 "budget": r.budget,
                 "over_budget": r.over_budget,
+                "check": None
+                if r.check is None
+                else {
+                    "checks": r.check.checks,
+                    "runs": r.check.total_runs,
+                    "phases": r.check.runs,
+                    "seconds": round(r.check.seconds, 3),
+                    "timeout": r.check.timeout,
+                    "removed": r.check.removed,
+                    "stubs": r.check.stubs,
+                    "interrupted": r.check.interrupted,
+                    "notes": r.check.notes,
+                },
             }
         )
     before = sum((r.before.archive for r in reports), 0)
@@ -200,6 +232,21 @@ def renderables(report: WheelReport, *, top: int = 12) -> list[RenderableType]:
     for heading, items in (("not stripped", report.skipped), ("kept for safety", report.kept)):
         if items:
             out.append(_reasons_table(heading, items, top))
+    if report.check is not None:
+        c = report.check
+        phases = ", ".join(f"{phase} {n}" for phase, n in c.runs.items())
+        out.append(
+            Text(
+                f"  check {', '.join(c.checks)}: {c.total_runs} runs ({phases}) in {c.seconds:.1f} s, "
+                f"timeout {c.timeout:.0f} s; {c.removed} files removed as unneeded"
+                + (" — INTERRUPTED, best verified result so far" if c.interrupted else ""),
+                style="cyan",
+            )
+        )
+        for stub in c.stubs:
+            out.append(Text(f"  stubbed (raises ImportError naming slimwheel if used): {stub}", style="cyan"))
+        for note in c.notes:
+            out.append(Text(f"  note: {note}", style="yellow"))
     for ep in report.dropped_entry_points:
         out.append(Text(f"  entry point dropped (its module was removed): {ep}", style="yellow"))
     for w in report.warnings:
