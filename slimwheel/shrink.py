@@ -15,7 +15,7 @@ from .errors import OutputError
 from .inspection import categorize_entries
 from .plan import Plan, make_plan
 from .records import SIGNATURE_FILES
-from .report import LeftAlone, Removed, Snapshot, Stripped, WheelReport
+from .report import CheckSummary, LeftAlone, Removed, Snapshot, Stripped, WheelReport
 from .rules import DEFAULT_RULES, Patterns, Rule
 from .writer import write_wheel
 
@@ -51,8 +51,23 @@ def prepare_output_dir(output_dir: Path) -> None:
         raise OutputError(f"output directory {output_dir} is not writable")
 
 
-def shrink(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -> WheelReport:
-    """Slim one wheel into ``output_dir`` (``None``: a dry run that writes nothing) and report what changed."""
+@dataclass
+class Prepared:
+    """A wheel read, planned and stripped: everything but the trial deletion and the writing."""
+
+    path: Path
+    dest: Path | None
+    wheel: Wheel
+    categories: dict[str, Category]
+    plan: Plan
+    entries: list[Entry]
+    strip_results: dict[str, StripResult]
+    warnings: list[str]
+    started: float
+
+
+def prepare(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -> Prepared:
+    """contents → plan (rules) → strip."""
     started = time.perf_counter()
     dest = output_path(wheel_path, output_dir) if output_dir is not None else None
     wheel = read_wheel(wheel_path, limits=options.limits, allow_bad_record=options.allow_bad_record)
@@ -62,11 +77,22 @@ def shrink(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) ->
     entries = _apply(wheel, plan, warnings)
     entries, strip_results = _strip(entries, categories, options)
     warnings.extend(_missing_tool_warnings(strip_results))
-    written = write_wheel(entries, wheel.dist_info, dest, compress_level=options.compress_level, jobs=options.jobs)
+    return Prepared(wheel_path, dest, wheel, categories, plan, entries, strip_results, warnings, started)
+
+
+def shrink(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -> WheelReport:
+    """Slim one wheel into ``output_dir`` (``None``: a dry run that writes nothing) and report what changed."""
+    return finish(prepare(wheel_path, output_dir, options), options)
+
+
+def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = None) -> WheelReport:
+    """writer → report."""
+    wheel, categories, plan = p.wheel, p.categories, p.plan
+    written = write_wheel(p.entries, wheel.dist_info, p.dest, compress_level=options.compress_level, jobs=options.jobs)
     after_sizes = {m.path: m.size for m in written.members}
     return WheelReport(
-        input=str(wheel_path),
-        output=str(dest) if dest else None,
+        input=str(p.path),
+        output=str(p.dest) if p.dest else None,
         before=Snapshot.of(
             wheel.archive_size, categories, wheel.compressed_sizes, {e.path: e.size for e in wheel.entries}
         ),
@@ -77,19 +103,20 @@ def shrink(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) ->
         ],
         stripped=[
             Stripped(path, r.saved + len(r.data), len(r.data), r.reason)
-            for path, r in strip_results.items()
-            if r.status is StripStatus.STRIPPED
+            for path, r in p.strip_results.items()
+            if r.status is StripStatus.STRIPPED and path not in plan.remove
         ],
         skipped=[
             LeftAlone(path, f"{r.status.value}: {r.reason}")
-            for path, r in strip_results.items()
-            if r.status is not StripStatus.STRIPPED
+            for path, r in p.strip_results.items()
+            if r.status is not StripStatus.STRIPPED and path not in plan.remove
         ],
         kept=[LeftAlone(path, why) for path, why in sorted(plan.kept.items())],
         dropped_entry_points=plan.dropped_entry_points,
-        warnings=warnings,
-        seconds=time.perf_counter() - started,
+        warnings=p.warnings,
+        seconds=time.perf_counter() - p.started,
         budget=options.budget,
+        check=check,
     )
 
 
