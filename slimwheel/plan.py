@@ -50,8 +50,16 @@ def make_plan(wheel: Wheel, categories: Mapping[str, Category], rules: Iterable[
         else:
             plan.remove[entry.path] = reason
     _keep_needed(wheel, plan)
-    _fix_entry_points(wheel, plan)
+    refresh_entry_points(wheel, plan)
     return plan
+
+
+def refresh_entry_points(wheel: Wheel, plan: Plan) -> None:
+    """Recompute which entry points the plan's removals break (after more removals were added to it)."""
+    path = f"{wheel.dist_info}/entry_points.txt"
+    plan.replaced.pop(path, None)
+    plan.dropped_entry_points.clear()
+    _fix_entry_points(wheel, plan)
 
 
 def _modules(wheel: Wheel) -> dict[str, str]:
