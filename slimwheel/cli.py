@@ -1,7 +1,8 @@
 """Command line: argument parsing, exit codes and printing. Nothing else lives here.
 
-Exit codes: 0 success; 1 internal error (a bug); 2 bad command line, bad input wheel or unusable output;
-3 a --max-size / --max-total-size budget is exceeded; 130 interrupted.
+Exit codes: 0 success; 1 internal error (a bug); 2 bad command line, bad input wheel, unusable output, or a
+check that can't be used (fails with the original wheels, passes without them, flaky); 3 a --max-size /
+--max-total-size budget is exceeded; 130 interrupted (with --check: after writing the best verified result).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
+from rich.live import Live
+from rich.text import Text
 
 from . import __version__
 from .binaries import StripLevel
@@ -26,8 +29,10 @@ from .inspection import renderables as inspection_renderables
 from .inspection import to_json as inspection_json
 from .report import WheelReport, renderables, to_json, total_renderable
 from .rules import RULES, Patterns, select_rules
-from .shrink import ShrinkOptions, prepare_output_dir, shrink
-from .units import parse_size
+from .sandbox import Check
+from .shrink import CheckOptions, ShrinkOptions, prepare_output_dir, shrink, shrink_with_check
+from .trial import TrialEvent, TrialOptions, default_jobs
+from .units import human_size, parse_size
 from .writer import MAX_LEVEL
 
 
@@ -128,6 +133,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shr.add_argument("-q", "--quiet", action="store_true", help="print only errors and the totals")
     _add_limits(shr)
+    chk = shr.add_argument_group("trial deletion against your check (removes every file the check does not need)")
+    chk.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="SCRIPT",
+        help="a Python script that must exit 0 (run by the check interpreter); repeatable",
+    )
+    chk.add_argument(
+        "--check-cmd",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help='any command that must exit 0, e.g. "pytest -q smoke/"; repeatable',
+    )
+    chk.add_argument("--same-output", action="store_true", help="the check's stdout must also stay the same")
+    chk.add_argument("--python", type=Path, help="the interpreter the check runs under (default: this one)")
+    chk.add_argument(
+        "--with",
+        dest="with_requirements",
+        action="append",
+        default=[],
+        metavar="REQUIREMENT",
+        help="another package the check needs, installed once into the check environment; repeatable",
+    )
+    chk.add_argument(
+        "--with-wheel",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a wheel file the check needs, installed into the check environment; repeatable",
+    )
+    chk.add_argument("--timeout", type=float, metavar="SECONDS", help="per check run (default: from the baseline runs)")
+    chk.add_argument("--max-runs", type=_positive, metavar="N", help="stop trying after N check runs")
+    chk.add_argument("--minimal", action="store_true", help="certify that every kept file is needed (more runs)")
+    chk.add_argument("--no-trace", action="store_true", help="don't start from a trace of the check; reduce blindly")
+    chk.add_argument("--no-stubs", action="store_true", help="don't replace unused start-up subpackages with stubs")
+    chk.add_argument("--resume", action="store_true", help="reuse the results of an interrupted run")
+    chk.add_argument("--cache-dir", type=Path, help="check environments and run journals (default ~/.cache/slimwheel)")
 
     sub.add_parser("rules", help="list the pruning rules")
     return parser
@@ -219,15 +265,19 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
         prepare_output_dir(output_dir)
     reports: list[WheelReport] = []
     failed = False
-    for path in args.wheels:
-        try:
-            report = shrink(path, output_dir, options)
-        except SlimwheelError as exc:
-            err.print(f"slimwheel: error: {exc.message}", markup=False)
-            failed = True
-            continue
-        reports.append(report)
-        if not args.quiet:
+    if args.check or args.check_cmd:
+        reports = _shrink_with_check(args, options, output_dir, out)
+    else:
+        for path in args.wheels:
+            try:
+                report = shrink(path, output_dir, options)
+            except SlimwheelError as exc:
+                err.print(f"slimwheel: error: {exc.message}", markup=False)
+                failed = True
+                continue
+            reports.append(report)
+    if not args.quiet:
+        for report in reports:
             for r in renderables(report):
                 out.print(r)
             out.print()
@@ -239,10 +289,55 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
         _write_json(args.json, to_json(reports, total_budget=args.max_total_size))
     if failed:
         return int(ExitCode.BAD_INPUT)
+    if any(r.check is not None and r.check.interrupted for r in reports):
+        return int(ExitCode.INTERRUPTED)
     total = sum(r.after.archive for r in reports)
     if any(r.over_budget for r in reports) or (args.max_total_size is not None and total > args.max_total_size):
         return int(ExitCode.OVER_BUDGET)
     return 0
+
+
+def _shrink_with_check(
+    args: argparse.Namespace, options: ShrinkOptions, output_dir: Path | None, out: Console
+) -> list[WheelReport]:
+    checks = tuple([Check.script(p) for p in args.check] + [Check.command(c) for c in args.check_cmd])
+    trial = TrialOptions(
+        checks=checks,
+        same_output=args.same_output,
+        timeout=args.timeout,
+        jobs=args.jobs or default_jobs(),
+        max_runs=args.max_runs,
+        minimal=args.minimal,
+        trace=not args.no_trace,
+        stubs=not args.no_stubs,
+        resume=args.resume,
+    )
+    check_options = CheckOptions(
+        trial=trial,
+        python=args.python,
+        requirements=tuple(args.with_requirements),
+        with_wheels=tuple(args.with_wheel),
+        **({"cache_dir": args.cache_dir} if args.cache_dir else {}),
+    )
+    status = Text("preparing the check environment …")
+    with Live(status, console=out, transient=True, refresh_per_second=4, redirect_stdout=False) as live:
+
+        def progress(event: TrialEvent) -> None:
+            live.update(
+                Text(
+                    f"{event.phase}: {event.runs} check runs, best {human_size(event.kept_bytes)} of "
+                    f"{human_size(event.total_bytes)} installed, {event.elapsed:.0f} s"
+                )
+            )
+
+        reports = shrink_with_check(list(args.wheels), output_dir, options, check_options, progress)
+    if any(r.check is not None and r.check.interrupted for r in reports):
+        out.print(
+            "interrupted: the best verified result so far was written; run the same command with --resume "
+            "to continue where it stopped",
+            style="yellow",
+        )
+    return reports
 
 
 def _write_json(path: Path, data: object) -> None:

@@ -1,0 +1,360 @@
+"""Trial deletion: remove every file the user's check does not need, and prove it by running the check.
+
+The phases, each counted in runs:
+
+1. **baseline** — the check must pass with every file (several times: a flaky check is refused, and the
+   durations set the timeout) and must *fail* with none of them (else it does not exercise the wheels);
+2. **trace** — one run under a tracer that records what the process opens, imports, maps and lists;
+3. **verify** — the traced set is tried as it is; if it fails, **repair** grows it (files in listed
+   directories, then sibling files, parent directories, ... everything) until it passes;
+4. **reduce** (no usable trace) — hierarchical delta debugging over directories, from everything;
+5. **certify** (``--minimal``) — try removing each kept file, biggest first, until every kept file is needed;
+6. **stubs** — subpackages that are imported at start-up but not needed by the check are replaced by small
+   modules that raise a clear ImportError when used; a stub is kept only when the check passes with it;
+7. **confirm** — the final set must pass several more times; if not, fall back to the last set that did.
+
+The package ``__init__.py`` of every directory that keeps a file is always kept (deleting it would turn the
+package into a namespace package and "pass" by accident), and so is every ``*.dist-info`` file.
+The search itself is :class:`slimwheel.reduce.Reducer`, which knows nothing about files; this module turns
+item sets into candidate trees (:class:`slimwheel.sandbox.Sandbox`) and check runs into its oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .errors import SlimwheelError
+from .reduce import Budget, Reducer, candidate_key, expansions
+from .sandbox import Check, RunResult, Sandbox
+from .stubs import StubCandidate, stub_candidates
+
+
+class CheckFailed(SlimwheelError):
+    """The check can't be used: it fails with the original wheels, passes without them, or is flaky."""
+
+
+@dataclass(frozen=True)
+class TrialOptions:
+    checks: tuple[Check, ...]
+    same_output: bool = False
+    timeout: float | None = None  # seconds per run; None: adaptive from the baseline runs
+    jobs: int = 1
+    max_runs: int | None = None
+    minimal: bool = False
+    trace: bool = True
+    stubs: bool = True
+    resume: bool = False
+    baseline_runs: int = 3
+    confirm_runs: int = 3
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """Progress, sent after every check run."""
+
+    phase: str
+    runs: int
+    kept_bytes: int
+    total_bytes: int
+    elapsed: float
+
+
+@dataclass
+class TrialResult:
+    kept: frozenset[str]  # item keys that stay (stubbed packages' files excluded)
+    stubs: list[StubCandidate] = field(default_factory=list)
+    runs: dict[str, int] = field(default_factory=dict)  # per phase
+    seconds: float = 0.0
+    timeout: float = 0.0
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_runs(self) -> int:
+        return sum(self.runs.values())
+
+
+def package_inits(kept: Iterable[str], items: Iterable[str]) -> set[str]:
+    """The ``__init__.py`` items of every directory that holds a kept item (so no package turns namespace)."""
+    available = set(items)
+    needed: set[str] = set()
+    for key in kept:
+        parent = PurePosixPath(key).parent
+        while str(parent) not in (".", ""):
+            init = f"{parent}/__init__.py"
+            if init in available:
+                needed.add(init)
+            parent = parent.parent
+    return needed
+
+
+class Trial:
+    """One trial-deletion session over the staged items of one or more wheels."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        items: Mapping[str, bytes],
+        required: Iterable[str],
+        options: TrialOptions,
+        *,
+        journal: Path,
+        startup_modules: Callable[[], set[str]] | None = None,
+        progress: Callable[[TrialEvent], None] | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.items = dict(items)
+        self.weights = {k: len(v) for k, v in self.items.items()}
+        self.required = frozenset(required) & set(self.items)
+        self.options = options
+        self.journal = journal
+        self.progress = progress
+        self.startup_modules = startup_modules
+        self.started = time.monotonic()
+        self.runs: dict[str, int] = {}
+        self.phase = "baseline"
+        self.timeout = options.timeout or 600.0
+        self.expected: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._cache: dict[str, bool] = self._load_journal() if options.resume else {}
+        if not options.resume:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            journal.write_text("")
+        self._kept_bytes = sum(self.weights.values())
+        self.notes: list[str] = []
+
+    # -- journal and cache ---------------------------------------------------------------------------------------
+
+    def _load_journal(self) -> dict[str, bool]:
+        cache: dict[str, bool] = {}
+        if self.journal.exists():
+            for line in self.journal.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                    cache[str(record["key"])] = bool(record["passed"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut by a crash
+        return cache
+
+    def _journal_write(self, key: str, passed: bool, phase: str) -> None:
+        with self._lock, self.journal.open("a") as fh:
+            fh.write(json.dumps({"key": key, "passed": passed, "phase": phase}) + "\n")
+
+    # -- running the check ---------------------------------------------------------------------------------------
+
+    def files_for(self, kept: Iterable[str]) -> frozenset[str]:
+        kept = set(kept) | self.required
+        return frozenset(kept | package_inits(kept, self.items))
+
+    def run_checks(
+        self, files: frozenset[str], overrides: Mapping[str, bytes] | None = None, *, trace: bool = False
+    ) -> list[RunResult]:
+        """Run every check against a candidate tree; stop at the first failure."""
+        tree = self.sandbox.tree(files, overrides=overrides or {})
+        try:
+            results = []
+            for check in self.options.checks:
+                result = self.sandbox.run(tree, check, timeout=self.timeout, trace=trace)
+                results.append(result)
+                if not self._passed(check, result):
+                    break
+            return results
+        finally:
+            self.sandbox.discard(tree)
+
+    def _passed(self, check: Check, result: RunResult) -> bool:
+        if not result.passed:
+            return False
+        return not (
+            self.options.same_output and check.label in self.expected and result.stdout != self.expected[check.label]
+        )
+
+    def evaluate(self, files: frozenset[str], stubs: tuple[StubCandidate, ...] = (), *, phase: str) -> bool:
+        """The oracle: does the check pass with exactly ``files`` (plus stubs)? Cached and journaled."""
+        key = candidate_key([*files, *(f"stub:{s.module}" for s in stubs)])
+        with self._lock:
+            known = self._cache.get(key)
+        if known is not None:
+            return known
+        overrides = {s.stub_key: s.source for s in stubs}
+        files = frozenset(files - {k for s in stubs for k in s.replaces} - set(overrides))
+        results = self.run_checks(files, overrides)
+        passed = len(results) == len(self.options.checks) and all(
+            self._passed(c, r) for c, r in zip(self.options.checks, results, strict=False)
+        )
+        with self._lock:
+            self._cache[key] = passed
+            self.runs[phase] = self.runs.get(phase, 0) + 1
+            if passed:
+                self._kept_bytes = min(self._kept_bytes, sum(self.weights.get(f, 0) for f in files))
+        self._journal_write(key, passed, phase)
+        self._report(phase)
+        return passed
+
+    def _report(self, phase: str) -> None:
+        if self.progress is not None:
+            self.progress(
+                TrialEvent(
+                    phase,
+                    sum(self.runs.values()),
+                    self._kept_bytes,
+                    sum(self.weights.values()),
+                    time.monotonic() - self.started,
+                )
+            )
+
+    def _count(self, phase: str) -> None:
+        with self._lock:
+            self.runs[phase] = self.runs.get(phase, 0) + 1
+        self._report(phase)
+
+    # -- phases --------------------------------------------------------------------------------------------------
+
+    def baseline(self) -> None:
+        """The check passes with everything (repeatably) and fails with nothing; set the timeout."""
+        everything = frozenset(self.items)
+        durations: list[float] = []
+        for i in range(self.options.baseline_runs):
+            results = self.run_checks(everything)
+            self._count("baseline")
+            last = results[-1]
+            if not all(r.passed for r in results) or len(results) != len(self.options.checks):
+                check = self.options.checks[len(results) - 1]
+                what = "timed out" if last.timed_out else f"exited {last.returncode}"
+                tail = (last.stderr.strip().splitlines() or last.stdout.strip().splitlines() or ["(no output)"])[-1]
+                prefix = "is flaky: it passed, then" if i else "fails with the original wheels:"
+                raise CheckFailed(f"check {check.label} {prefix} {what}; last line: {tail}")
+            for check, r in zip(self.options.checks, results, strict=True):
+                if i == 0:
+                    self.expected[check.label] = r.stdout
+                elif self.options.same_output and r.stdout != self.expected[check.label]:
+                    raise CheckFailed(
+                        f"check {check.label} prints different output on each run; --same-output can't work"
+                    )
+            durations.append(sum(r.seconds for r in results))
+        if self.options.timeout is None:
+            self.timeout = max(10.0, 5 * max(durations) + 2)
+        results = self.run_checks(frozenset(self.required))
+        self._count("baseline")
+        if len(results) == len(self.options.checks) and all(r.passed for r in results):
+            raise CheckFailed(
+                "the check passes even without the wheels' files: it does not exercise them (is the package also "
+                "installed in the check's environment through --with?)"
+            )
+
+    def traced_start(self, reducer: Reducer) -> frozenset[str] | None:
+        """Run once under the tracer, then verify (and if needed repair) the traced set."""
+        results = self.run_checks(frozenset(self.items), trace=True)
+        self._count("trace")
+        traces = [r.trace for r in results if r.trace is not None]
+        if len(results) != len(self.options.checks) or not all(r.passed for r in results) or not traces:
+            self.notes.append("the traced run did not pass; reducing without a trace")
+            return None
+        touched = set().union(*(t.files for t in traces)) & set(self.items)
+        listed = set().union(*(t.directories for t in traces))
+        start = self.files_for(touched)
+        self.phase = "verify"
+        if reducer.test(start, "verify"):
+            return start
+        with_listed = start | {k for k in self.items if str(PurePosixPath(k).parent) in listed}
+        candidates = [frozenset(with_listed), *expansions(with_listed, self.items)]
+        self.phase = "repair"
+        repaired = reducer.repair(start, [self.files_for(c) for c in candidates])
+        if repaired is None:
+            self.notes.append("the traced set could not be repaired; reducing without a trace")
+        return repaired
+
+    def run(self) -> TrialResult:
+        self.baseline()
+        budget = Budget(max_runs=self.options.max_runs)
+        reducer = Reducer(
+            self.weights,
+            lambda kept: self.evaluate(self.files_for(kept), phase=self.phase),
+            jobs=self.options.jobs,
+            budget=budget,
+            required=self.required,
+        )
+        kept = frozenset(self.items)
+        stubs: list[StubCandidate] = []
+        interrupted = False
+        try:
+            start = self.traced_start(reducer) if self.options.trace else None
+            if start is None:
+                self.phase = "reduce"
+                start = reducer.reduce_hierarchical()
+            kept = self.files_for(start)
+            if self.options.minimal:
+                self.phase = "certify"
+                kept = self.files_for(reducer.certify(kept))
+            if self.options.stubs:
+                self.phase = "stubs"
+                stubs = self.try_stubs(kept)
+        except KeyboardInterrupt:
+            interrupted = True
+            kept = self.files_for(reducer.best) if reducer.best_verified else frozenset(self.items)
+            stubs = []
+        if not interrupted:
+            kept, stubs = self.confirm(kept, stubs)
+        return TrialResult(
+            kept=kept,
+            stubs=stubs,
+            runs=dict(self.runs),
+            seconds=time.monotonic() - self.started,
+            timeout=self.timeout,
+            interrupted=interrupted,
+            notes=self.notes,
+        )
+
+    def try_stubs(self, kept: frozenset[str]) -> list[StubCandidate]:
+        if self.startup_modules is None:
+            return []
+        modules = self.startup_modules()
+        self._count("stubs")
+        candidates = stub_candidates({k: self.weights[k] for k in kept}, modules, (), protected=())
+        if not candidates:
+            return []
+        by_module = {c.module: c for c in candidates}
+
+        def oracle(unstubbed: frozenset[str]) -> bool:
+            chosen = tuple(c for m, c in by_module.items() if m not in unstubbed)
+            return self.evaluate(kept, chosen, phase="stubs")
+
+        reducer = Reducer(
+            {c.module: max(c.weight, 0) for c in candidates},
+            oracle,
+            jobs=self.options.jobs,
+            budget=Budget(max_runs=self.options.max_runs),
+        )
+        unstubbed = reducer.reduce_hierarchical()
+        if not reducer.best_verified:
+            return []
+        return [c for m, c in by_module.items() if m not in unstubbed]
+
+    def confirm(self, kept: frozenset[str], stubs: list[StubCandidate]) -> tuple[frozenset[str], list[StubCandidate]]:
+        """The final set must pass ``confirm_runs`` more times (uncached); else fall back step by step."""
+        for candidate, candidate_stubs in ((kept, stubs), (kept, []), (frozenset(self.items), [])):
+            overrides = {s.stub_key: s.source for s in candidate_stubs}
+            files = frozenset(candidate - {k for s in candidate_stubs for k in s.replaces} - set(overrides))
+            ok = True
+            for _ in range(self.options.confirm_runs):
+                results = self.run_checks(files, overrides)
+                self._count("confirm")
+                if len(results) != len(self.options.checks) or not all(
+                    self._passed(c, r) for c, r in zip(self.options.checks, results, strict=False)
+                ):
+                    ok = False
+                    break
+            if ok:
+                return candidate, candidate_stubs
+            self.notes.append("the final set failed a confirmation run (a flaky check?); falling back to a larger set")
+        return frozenset(self.items), []
+
+
+def default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
