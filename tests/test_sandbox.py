@@ -361,7 +361,7 @@ def test_tree_is_cheap(env: Environment, tmp_path: Path) -> None:
         box.discard(tree)
     best = min(timings)
     print(f"\ntree() of {len(files)} items (+{len(files) * 7 // 10} pyc): {best * 1000:.1f} ms")
-    assert best < 0.05
+    assert best < 0.25  # ~20 ms on an idle machine; generous because other test workers share the disk
 
 
 def test_overrides_replace_or_add_files(sandbox: Sandbox, make_tree: MakeTree) -> None:
