@@ -193,9 +193,7 @@ def renderables(report: WheelReport, *, top: int = 12) -> list[RenderableType]:
     out.append(title)
     if report.output:
         out.append(Text(f"  written to {report.output}", style="dim"))
-    table = Table(title="by category", title_justify="left", show_edge=False, pad_edge=False)
-    for col in ("category", "files", "compressed", "installed", "saved"):
-        table.add_column(col, justify="left" if col == "category" else "right")
+    table = _table("by category", ("category", "files", "compressed", "installed", "saved"), left=("category",))
     for cat in sorted(set(b.by_category) | set(a.by_category), key=lambda c: -b.by_category.get(c, Sizes()).installed):
         x, y = b.by_category.get(cat, Sizes()), a.by_category.get(cat, Sizes())
         table.add_row(
@@ -209,14 +207,11 @@ def renderables(report: WheelReport, *, top: int = 12) -> list[RenderableType]:
     if report.removed:
         out.append(_removed_by_directory(report.removed, top))
     if report.stripped:
-        t = Table(
-            title=f"stripped ({len(report.stripped)} files)",
-            title_justify="left",
-            show_edge=False,
-            pad_edge=False,
+        t = _table(
+            f"stripped ({len(report.stripped)} files)",
+            ("file", "before", "after", "saved", "how"),
+            left=("file", "how"),
         )
-        for col in ("file", "before", "after", "saved", "how"):
-            t.add_column(col, justify="left" if col in ("file", "how") else "right")
         for s in sorted(report.stripped, key=lambda s: -s.saved)[:top]:
             t.add_row(s.path, human_size(s.before), human_size(s.after), human_size(s.saved), s.how)
         if len(report.stripped) > top:
@@ -258,18 +253,23 @@ def renderables(report: WheelReport, *, top: int = 12) -> list[RenderableType]:
     return out
 
 
+def _table(title: str, columns: Sequence[str], *, left: Sequence[str]) -> Table:
+    """A borderless table whose columns are right-aligned numbers except those named in ``left``."""
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right")
+    return table
+
+
 def _removed_by_directory(removed: Iterable[Removed], top: int) -> RenderableType:
     groups: dict[str, list[Removed]] = defaultdict(list)
     for r in removed:
         groups[str(PurePosixPath(r.path).parent)].append(r)
-    t = Table(
-        title=f"removed, by directory ({len(groups)} directories)",
-        title_justify="left",
-        show_edge=False,
-        pad_edge=False,
+    t = _table(
+        f"removed, by directory ({len(groups)} directories)",
+        ("directory", "files", "installed", "compressed", "why"),
+        left=("directory", "why"),
     )
-    for col in ("directory", "files", "installed", "compressed", "why"):
-        t.add_column(col, justify="left" if col in ("directory", "why") else "right")
     ordered = sorted(groups.items(), key=lambda kv: -sum(r.installed for r in kv[1]))
     for directory, items in ordered[:top]:
         reasons = sorted({r.reason for r in items})
@@ -296,10 +296,7 @@ def _reasons_table(heading: str, items: Sequence[LeftAlone], top: int) -> Render
     by_reason: dict[str, list[str]] = defaultdict(list)
     for item in items:
         by_reason[item.reason].append(item.path)
-    t = Table(title=f"{heading} ({len(items)} files)", title_justify="left", show_edge=False, pad_edge=False)
-    t.add_column("why")
-    t.add_column("files", justify="right")
-    t.add_column("examples")
+    t = _table(f"{heading} ({len(items)} files)", ("why", "files", "examples"), left=("why", "examples"))
     for reason, paths in sorted(by_reason.items(), key=lambda kv: -len(kv[1]))[:top]:
         t.add_row(reason, str(len(paths)), ", ".join(sorted(paths)[:2]) + (" …" if len(paths) > 2 else ""))
     return t
