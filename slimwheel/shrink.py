@@ -299,13 +299,9 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
     for index, p in enumerate(prepared):
         p.plan.remove.update(removals[index])
         refresh_entry_points(p.wheel, p.plan)
-        metadata = p.plan.replaced
+        new_data = {**replaced[index], **p.plan.replaced}  # stubs, and entry_points.txt recomputed
         entries = [
-            e.with_data(replaced[index].get(e.path) or metadata[e.path])
-            if e.path in replaced[index] or e.path in metadata
-            else e
-            for e in p.entries
-            if e.path not in p.plan.remove
+            e.with_data(new_data[e.path]) if e.path in new_data else e for e in p.entries if e.path not in p.plan.remove
         ]
         for entry in added[index]:
             p.categories[entry.path] = Category.PYTHON
