@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import PurePosixPath
 
@@ -91,6 +92,15 @@ def is_vendored_dir(top: str) -> bool:
     return top.endswith(".libs") or top == ".dylibs"
 
 
+_TEST_EXECUTABLE = re.compile(r"(test_\w+|\w+_test|\w+Tests?)(\.exe)?")
+
+
+def is_test_executable(name: str, head: bytes) -> bool:
+    """A native test program (torch ships ``bin/test_api``, ``bin/TCPStoreTest``): an executable, not a library
+    or extension module (no ``.so``/``.pyd``/``.dll`` suffix), named like a test. Never imported."""
+    return head.startswith((b"\x7fELF", b"MZ")) and _TEST_EXECUTABLE.fullmatch(name) is not None
+
+
 def looks_native(name: str, head: bytes) -> bool:
     suffixes = PurePosixPath(name).suffixes
     if any(s in _NATIVE_EXT for s in suffixes) or ".so." in name:
@@ -110,7 +120,7 @@ def categorize(scheme: str, installed: str, head: bytes, *, is_metadata: bool = 
         return Category.HEADERS
     if scheme == "scripts":
         return Category.SCRIPTS
-    if any(d in TEST_DIRS for d in dirs) or name == "conftest.py":
+    if any(d in TEST_DIRS for d in dirs) or name == "conftest.py" or is_test_executable(path.name, head):
         return Category.TESTS
     if any(d in DOC_DIRS for d in dirs) or (suffix in _DOC_EXT):
         return Category.DOCS

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import configparser
 import io
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -85,13 +86,14 @@ def _keep_needed(wheel: Wheel, plan: Plan) -> None:
     while changed:
         changed = False
         removed_modules = {path_to_module[p] for p in plan.remove if p in path_to_module}
-        needles = {m.rsplit(".", 1)[-1] for m in removed_modules}
+        names = sorted({m.rsplit(".", 1)[-1] for m in removed_modules})
+        mentions = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b")
         for entry in wheel.entries:
             path = entry.path
             if path in plan.remove or path in scanned or not path.endswith(".py") or path not in path_to_module:
                 continue
             scanned.add(path)
-            if not removed_modules or not any(n.encode() in entry.data for n in needles):
+            if not removed_modules or not _imports_mention(entry.data, mentions):
                 continue
             for target in _module_level_imports(entry.data, path_to_module[path], path.endswith("__init__.py")):
                 for mod in _prefixes(target):
@@ -132,6 +134,18 @@ def _package_dirs(installed_paths: Iterable[str]) -> set[str]:
             dirs.add(str(parent))
             parent = parent.parent
     return dirs
+
+
+# An import statement, with a parenthesised or backslash-continued name list (a cheap filter before ast.parse).
+_IMPORT_STATEMENT = re.compile(
+    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|(?:[^\n\\]|\\[\s\S])*)|import[ \t]+(?:[^\n\\]|\\[\s\S])*)",
+    re.MULTILINE,
+)
+
+
+def _imports_mention(source: bytes, names: re.Pattern[bytes]) -> bool:
+    """Whether any import statement in ``source`` names one of ``names`` (parsing follows only if so)."""
+    return any(names.search(m.group(0)) for m in _IMPORT_STATEMENT.finditer(source))
 
 
 def _prefixes(dotted: str) -> list[str]:

@@ -129,3 +129,37 @@ def test_entry_point_to_an_emptied_namespace_package_is_dropped(tmp_path: Path) 
     assert plan.remove == {"pkg/lib/pkgconfig/pkg.pc": "SW008 build-config"}
     assert plan.dropped_entry_points == ["pkg_config: pkg = pkg.lib.pkgconfig"]
     assert b"keep = pkg.lib.other" in plan.replaced["pkg-2.0.dist-info/entry_points.txt"]
+
+
+def test_native_test_programs_are_tests_but_tools_and_libraries_are_not() -> None:
+    from slimwheel.categories import Category, categorize
+
+    elf = b"\x7fELF"
+    assert categorize("platlib", "torch/bin/test_api", elf) is Category.TESTS
+    assert categorize("platlib", "torch/bin/TCPStoreTest", elf) is Category.TESTS
+    assert categorize("platlib", "pkg/bin/run_test.exe", b"MZ\x90\x00") is Category.TESTS
+    assert categorize("platlib", "torch/bin/torch_shm_manager", elf) is Category.NATIVE
+    assert categorize("platlib", "torch/lib/libtest_utils.so", elf) is Category.NATIVE
+    assert categorize("platlib", "pkg/test_helpers.py", b"impo") is Category.PYTHON  # a module, not a program
+    assert categorize("platlib", "torch/bin/test_interpreter_async.pt", b"PK\x03\x04") is Category.DATA
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        (b"from .tests import x\n", True),
+        (b"from . import tests\n", True),
+        (b"from a import (\n    b,\n    tests,\n)\n", True),
+        (b"from a import b, \\\n    tests\n", True),
+        (b"import a, \\\n    b.tests\n", True),
+        (b"def f():\n    from .examples import y\n", True),  # the filter is loose; ast decides what runs at import
+        (b"x = 'tests'\nimport os\n", False),
+        (b"import contests\n", False),
+    ],
+)
+def test_import_prefilter(source: bytes, expected: bool) -> None:
+    import re
+
+    from slimwheel.plan import _imports_mention
+
+    assert _imports_mention(source, re.compile(rb"\b(?:tests|examples)\b")) is expected
