@@ -138,7 +138,8 @@ def _package_dirs(installed_paths: Iterable[str]) -> set[str]:
 
 # An import statement, with a parenthesised or backslash-continued name list (a cheap filter before ast.parse).
 _IMPORT_STATEMENT = re.compile(
-    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|(?:[^\n\\]|\\[\s\S])*)|import[ \t]+(?:[^\n\\]|\\[\s\S])*)",
+    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|(?:[^\n\\]|\\[\s\S])*)"
+    rb"|import[ \t]+(?:[^\n\\]|\\[\s\S])*)",
     re.MULTILINE,
 )
 
