@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -32,7 +33,13 @@ from pathlib import Path, PurePosixPath
 from .errors import SlimwheelError
 from .reduce import Budget, Reducer, candidate_key, expansions
 from .sandbox import Check, RunResult, Sandbox
+from .trace import path_key
 from .stubs import StubCandidate, stub_candidates
+
+
+# A path inside a candidate tree as a traceback prints it (…/trees/12/site/pkg/data/x.txt) and a missing module.
+_TREE_PATH = re.compile(r"/trees/\d+/((?:site|bin|data|headers)/[^\s'\"\],:]+)")
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'|cannot import name '(\w+)' from '([\w.]+)'")
 
 
 class CheckFailed(SlimwheelError):
@@ -128,6 +135,7 @@ class Trial:
             journal.write_text("")
         self._kept_bytes = sum(self.weights.values())
         self.notes: list[str] = []
+        self._failures: dict[str, str] = {}  # candidate key → what its failing run printed
 
     # -- journal and cache ---------------------------------------------------------------------------------------
 
@@ -190,6 +198,8 @@ class Trial:
         )
         with self._lock:
             self._cache[key] = passed
+            if not passed:
+                self._failures[key] = "\n".join(r.stderr + "\n" + r.stdout for r in results)
             self.runs[phase] = self.runs.get(phase, 0) + 1
             if passed:
                 self._kept_bytes = min(self._kept_bytes, sum(self.weights.get(f, 0) for f in files))
@@ -262,13 +272,33 @@ class Trial:
         self.phase = "verify"
         if reducer.test(start, "verify"):
             return start
-        with_listed = start | {k for k in self.items if str(PurePosixPath(k).parent) in listed}
-        candidates = [frozenset(with_listed), *expansions(with_listed, self.items)]
+        named = self.named_in(self._failures.get(candidate_key(start), ""))
+        with_named = start | named
+        with_listed = with_named | {k for k in self.items if str(PurePosixPath(k).parent) in listed}
+        candidates = [frozenset(with_named), frozenset(with_listed), *expansions(with_listed, self.items)]
         self.phase = "repair"
         repaired = reducer.repair(start, [self.files_for(c) for c in candidates])
         if repaired is None:
             self.notes.append("the traced set could not be repaired; reducing without a trace")
         return repaired
+
+    def named_in(self, output: str) -> set[str]:
+        """Items that a failing run's output names: paths inside a candidate tree, and missing modules."""
+        named: set[str] = set()
+        for match in _TREE_PATH.finditer(output):
+            key = path_key(match.group(1))
+            if key is not None:
+                named |= {k for k in self.items if k == key or k.startswith(key + "/")}
+        for match in _MISSING_MODULE.finditer(output):
+            module = match.group(1) or f"{match.group(3)}.{match.group(2)}"
+            as_path = module.replace(".", "/")
+            named |= {
+                k
+                for k in self.items
+                if k in (f"{as_path}.py", f"{as_path}/__init__.py")
+                or (k.startswith(as_path + ".") and k.endswith((".so", ".pyd")))
+            }
+        return named
 
     def run(self) -> TrialResult:
         self.baseline()

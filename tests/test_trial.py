@@ -235,3 +235,100 @@ def test_hanging_candidate_is_killed_and_counted_as_failure(app_wheel: Path, cac
     (report,) = checked(app_wheel, None, cache_dir, (Check.script(hang),), timeout=3.0, stubs=False)
     assert "app/data/unused.bin" not in {r.path for r in report.removed}  # type: ignore[attr-defined]
     assert report.check.timeout == 3.0  # type: ignore[attr-defined]
+
+
+def test_repair_starts_from_files_named_in_the_error(app_wheel: Path, cache_dir: Path, tmp_path: Path) -> None:
+    # `cat` is not Python, so the tracer can't see it read needed.txt; its error message names the file
+    script = tmp_path / "cat_check.py"
+    script.write_text(
+        "import os, subprocess, app\n"
+        "path = os.path.join(os.path.dirname(app.__file__), 'data', 'needed.txt')\n"
+        "out = subprocess.run(['cat', path], capture_output=True, text=True)\n"
+        "if out.returncode:\n    raise SystemExit(out.stderr)\n"
+        "assert out.stdout == '100'\n"
+    )
+    (report,) = checked(app_wheel, tmp_path / "wh", cache_dir, (Check.script(script),), stubs=False)
+    kept = installed_keys(report)
+    assert "app/data/needed.txt" in kept and "app/data/unused.bin" not in kept and "app/data/flag.txt" not in kept
+    runs = report.check.runs  # type: ignore[attr-defined]
+    assert runs["verify"] == 1 and runs["repair"] <= 2, runs  # the named file first (+ one speculative run)
+
+
+def test_named_in_maps_tree_paths_and_missing_modules(tmp_path: Path) -> None:
+    from slimwheel.trial import Trial
+
+    items = {"app/data/x.txt": b"", "app/sub/__init__.py": b"", "app/sub/m.py": b"", "app/fast.cpython-311.so": b""}
+    trial = Trial.__new__(Trial)
+    trial.items = items
+    output = (
+        "cat: /tmp/slimwheel-trial-1/trees/7/site/app/data/x.txt: No such file or directory\n"
+        "ModuleNotFoundError: No module named 'app.sub'\n"
+        "ImportError: cannot import name 'fast' from 'app' (/tmp/x/trees/8/site/app/__init__.py)\n"
+    )
+    assert trial.named_in(output) == {"app/data/x.txt", "app/sub/__init__.py", "app/fast.cpython-311.so"}
+
+
+def test_same_output_keeps_files_that_only_change_what_the_check_prints(
+    app_wheel: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "prints.py"
+    script.write_text(
+        "import os, app\nprint(app.core.compute(), os.path.exists(os.path.join(os.path.dirname(app.__file__), "
+        "'data', 'unused.bin')))\n"
+    )
+    loose = checked(app_wheel, None, cache_dir, (Check.script(script),), stubs=False)
+    strict = checked(app_wheel, None, cache_dir, (Check.script(script),), stubs=False, same_output=True)
+    assert "app/data/unused.bin" in {r.path for r in loose[0].removed}  # type: ignore[attr-defined]
+    assert "app/data/unused.bin" not in {r.path for r in strict[0].removed}  # type: ignore[attr-defined]
+
+
+def test_max_runs_stops_early_with_a_verified_result(
+    app_wheel: Path, check_script: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    (report,) = checked(
+        app_wheel, tmp_path, cache_dir, (Check.script(check_script),), trace=False, stubs=False, max_runs=3
+    )
+    runs = report.check.runs  # type: ignore[attr-defined]
+    assert runs["reduce"] <= 3 and runs["confirm"] == 3
+    assert NEEDED <= installed_keys(report)
+
+
+def test_interrupt_keeps_the_best_verified_result(
+    app_wheel: Path, check_script: Path, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slimwheel.trial import Trial
+
+    original = Trial.evaluate
+    calls = {"n": 0}
+
+    def interrupted(self: Trial, *args: object, **kwargs: object) -> bool:
+        calls["n"] += 1
+        if calls["n"] > 6:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Trial, "evaluate", interrupted)
+    (report,) = checked(app_wheel, tmp_path, cache_dir, (Check.script(check_script),), trace=False, stubs=False)
+    assert report.check.interrupted  # type: ignore[attr-defined]
+    assert NEEDED <= installed_keys(report)  # whatever was kept had passed the check
+
+
+def test_several_wheels_are_reduced_together(app_wheel: Path, cache_dir: Path, tmp_path: Path) -> None:
+    helper = SynthWheel(
+        name="helperpkg",
+        version="0.1",
+        files={
+            "helperpkg/__init__.py": b"from .used import VALUE\n",
+            "helperpkg/used.py": b"VALUE = 7\n",
+            "helperpkg/unused.py": b"X = 1\n" * 100,
+        },
+    ).build(tmp_path / "dist")
+    script = tmp_path / "both.py"
+    script.write_text("import app, helperpkg\nassert app.core.compute() + helperpkg.VALUE == 151\n")
+    options = CheckOptions(trial=TrialOptions(checks=(Check.script(script),), jobs=2, stubs=False), cache_dir=cache_dir)
+    (tmp_path / "wh").mkdir()
+    reports = shrink_with_check([app_wheel, helper], tmp_path / "wh", ShrinkOptions(), options)
+    assert [Path(r.output).name for r in reports] == [app_wheel.name, helper.name]  # type: ignore[arg-type]
+    assert {r.path for r in reports[1].removed} == {"helperpkg/unused.py"}
+    assert "app/extras/__init__.py" in {r.path for r in reports[0].removed}
+    assert reports[0].check is reports[1].check or reports[0].check == reports[1].check
