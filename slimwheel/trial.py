@@ -33,9 +33,8 @@ from pathlib import Path, PurePosixPath
 from .errors import SlimwheelError
 from .reduce import Budget, Reducer, candidate_key, expansions
 from .sandbox import Check, RunResult, Sandbox
-from .trace import path_key
 from .stubs import StubCandidate, stub_candidates
-
+from .trace import path_key
 
 # A path inside a candidate tree as a traceback prints it (…/trees/12/site/pkg/data/x.txt) and a missing module.
 _TREE_PATH = re.compile(r"/trees/\d+/((?:site|bin|data|headers)/[^\s'\"\],:]+)")

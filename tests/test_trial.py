@@ -290,7 +290,7 @@ def test_max_runs_stops_early_with_a_verified_result(
     )
     runs = report.check.runs  # type: ignore[attr-defined]
     assert runs["reduce"] <= 3 and runs["confirm"] == 3
-    assert NEEDED <= installed_keys(report)
+    assert installed_keys(report) >= NEEDED
 
 
 def test_interrupt_keeps_the_best_verified_result(
@@ -310,7 +310,7 @@ def test_interrupt_keeps_the_best_verified_result(
     monkeypatch.setattr(Trial, "evaluate", interrupted)
     (report,) = checked(app_wheel, tmp_path, cache_dir, (Check.script(check_script),), trace=False, stubs=False)
     assert report.check.interrupted  # type: ignore[attr-defined]
-    assert NEEDED <= installed_keys(report)  # whatever was kept had passed the check
+    assert installed_keys(report) >= NEEDED  # whatever was kept had passed the check
 
 
 def test_several_wheels_are_reduced_together(app_wheel: Path, cache_dir: Path, tmp_path: Path) -> None:
