@@ -168,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a wheel file the check needs, installed into the check environment; repeatable",
     )
     chk.add_argument("--timeout", type=float, metavar="SECONDS", help="per check run (default: from the baseline runs)")
-    chk.add_argument("--max-runs", type=_positive, metavar="N", help="stop trying after N check runs")
+    chk.add_argument(
+        "--max-runs",
+        type=_positive,
+        metavar="N",
+        help="stop searching after N check runs (baseline and confirmation runs come on top)",
+    )
     chk.add_argument("--minimal", action="store_true", help="certify that every kept file is needed (more runs)")
     chk.add_argument("--no-trace", action="store_true", help="don't start from a trace of the check; reduce blindly")
     chk.add_argument("--no-stubs", action="store_true", help="don't replace unused start-up subpackages with stubs")

@@ -238,7 +238,7 @@ def shrink_with_check(
     (so every check run tests the bytes that will ship), then write each wheel."""
     prepared = [prepare(path, output_dir, options) for path in paths]
     items = _Items.of(prepared)
-    env = Environment.create(checks.cache_dir / "envs", checks.python, checks.requirements, checks.with_wheels)
+    env = Environment.create(checks.cache_dir, checks.python, checks.requirements, checks.with_wheels)
     supported = env.tags()
     for p in prepared:
         if not {str(t) for t in p.wheel.tags} & supported:

@@ -41,6 +41,10 @@ _TREE_PATH = re.compile(r"/trees/\d+/((?:site|bin|data|headers)/[^\s'\"\],:]+)")
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'|cannot import name '(\w+)' from '([\w.]+)'")
 
 
+# Phases whose runs --max-runs does not limit: they decide whether the check can be used and confirm the result.
+_FIXED_PHASES = frozenset({"baseline", "confirm"})
+
+
 class CheckFailed(SlimwheelError):
     """The check can't be used: it fails with the original wheels, passes without them, or is flaky."""
 
@@ -354,11 +358,13 @@ class Trial:
             chosen = tuple(c for m, c in by_module.items() if m not in unstubbed)
             return self.evaluate(kept, chosen, phase="stubs")
 
+        spent = sum(n for phase, n in self.runs.items() if phase not in _FIXED_PHASES)
+        left = None if self.options.max_runs is None else max(0, self.options.max_runs - spent)
         reducer = Reducer(
             {c.module: max(c.weight, 0) for c in candidates},
             oracle,
             jobs=self.options.jobs,
-            budget=Budget(max_runs=self.options.max_runs),
+            budget=Budget(max_runs=left),
         )
         unstubbed = reducer.reduce_hierarchical()
         if not reducer.best_verified:
