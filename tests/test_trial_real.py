@@ -1,0 +1,233 @@
+"""Trial deletion (``shrink --check``) on real wheels: numpy with a linalg/fft check, onnxruntime running a model.
+
+Each test shrinks a real wheel against a check script it writes itself, then proves the result outside slimwheel:
+``pip install --target`` into a fresh directory and the same check in a fresh interpreter that sees nothing but
+that directory (a ``venv --without-pip``, so not even this virtual environment's numpy can stand in).
+
+The check environments live in one cache directory per test run (shared by pytest-xdist workers), so each is
+built once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+import pytest
+import wheelcache
+from wheelcache import NUMPY_LINUX, ONNXRUNTIME_LINUX
+
+from slimwheel.report import WheelReport
+from slimwheel.sandbox import Check
+from slimwheel.shrink import CheckOptions, ShrinkOptions, shrink_with_check
+from slimwheel.trial import TrialOptions
+
+pytestmark = pytest.mark.realwheel
+
+MB = 1_000_000
+#: Phases that run in every trial whatever the result: they are not part of "runs until verified".
+FIXED_PHASES = frozenset({"baseline", "stubs", "confirm"})
+
+NUMPY_CHECK = """\
+import numpy as np
+
+a = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.25], [0.5, 0.25, 2.0]])
+b = np.array([1.0, 2.0, 3.0])
+x = np.linalg.solve(a, b)
+assert np.allclose(a @ x, b)
+w = np.linalg.eigvalsh(a)
+d = np.linalg.det(a)
+assert np.isclose(np.prod(w), d)
+t = np.linspace(0.0, 1.0, 64, endpoint=False)
+signal = np.cos(2 * np.pi * 4 * t) + 0.5 * np.sin(2 * np.pi * 10 * t)
+spectrum = np.fft.fft(signal)
+back = np.fft.ifft(spectrum)
+assert np.allclose(back.real, signal) and np.allclose(back.imag, 0.0)
+print("solve", np.round(x, 6).tolist())
+print("eigvalsh", np.round(w, 6).tolist())
+print("det", round(float(d), 6))
+print("fft peaks", sorted(int(i) for i in np.argsort(np.abs(spectrum[:32]))[-2:]))
+"""
+
+ONNX_CHECK = """\
+import numpy as np
+import onnxruntime as ort
+
+weights = np.load({weights!r})
+session = ort.InferenceSession({model!r}, providers=["CPUExecutionProvider"])
+x = np.arange(8, dtype=np.float32).reshape(2, 4) / 7.0 - 0.5
+(out,) = session.run(None, {{"x": x}})
+expected = np.maximum(x @ weights["w"] + weights["b"], 0.0)
+assert out.shape == (2, 3) and np.allclose(out, expected, atol=1e-5), (out, expected)
+print("onnxruntime", ort.__version__, np.round(out, 4).tolist())
+"""
+
+
+@pytest.fixture(scope="session")
+def trial_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache directory (check environments, journals) for the whole run, shared by xdist workers."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    cache = root / "trial-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An interpreter without any third-party package: a fresh ``venv --without-pip``."""
+    root = tmp_path_factory.mktemp("bare-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    probe = subprocess.run([str(python), "-I", "-c", "import numpy"], capture_output=True)
+    assert probe.returncode != 0, "the bare interpreter must not see any numpy"
+    return python
+
+
+def pip_target(target: Path, *wheels: Path | str) -> Path:
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check"]
+    subprocess.run([*cmd, "--target", str(target), *map(str, wheels)], check=True)
+    return target
+
+
+def run_check(python: Path, target: Path, check: Path) -> subprocess.CompletedProcess[str]:
+    """The check in an isolated interpreter that sees only ``target`` (and the standard library)."""
+    code = f"import sys; sys.path.insert(0, {str(target)!r}); exec(open({str(check)!r}).read())"
+    return subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, cwd=target.parent)
+
+
+def shrink_checked(wheel: Path, out: Path, cache: Path, check: Path, with_wheels: tuple[Path, ...] = ()) -> WheelReport:
+    trial = TrialOptions(checks=(Check.script(check),), jobs=2)
+    options = CheckOptions(trial=trial, with_wheels=with_wheels, cache_dir=cache)
+    out.mkdir(parents=True, exist_ok=True)
+    (report,) = shrink_with_check([wheel], out, ShrinkOptions(), options)
+    return report
+
+
+def names(path: Path | str) -> set[str]:
+    with zipfile.ZipFile(path) as zf:
+        return {info.filename for info in zf.infolist() if not info.is_dir()}
+
+
+def runs_until_verified(report: WheelReport) -> int:
+    assert report.check is not None
+    return sum(n for phase, n in report.check.runs.items() if phase not in FIXED_PHASES)
+
+
+def test_numpy_linalg_fft_check_keeps_only_what_it_needs(
+    trial_cache: Path,
+    bare_python: Path,
+    shrunk: Callable[[wheelcache.RealWheel], object],
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+) -> None:
+    source = wheelcache.fetch(NUMPY_LINUX)
+    rules_only = shrunk(NUMPY_LINUX).report  # type: ignore[attr-defined]
+    check = tmp_path / "numpy_check.py"
+    check.write_text(NUMPY_CHECK)
+
+    report = shrink_checked(source, tmp_path / "out", trial_cache, check)
+    assert report.check is not None and report.output is not None
+    runs = report.check.runs
+    print("numpy trial runs per phase:", runs, f"in {report.check.seconds:.1f} s")
+    assert runs["baseline"] >= 2 and runs["confirm"] >= 1
+    assert runs_until_verified(report) <= 3, runs  # the trace, its verification, at most one repair
+    assert not report.check.interrupted
+
+    after, rules = report.after.total, rules_only.after.total
+    record_property(
+        "slimwheel-numbers",
+        f"numpy trial: {report.before.archive / MB:.2f} MB -> rules only {rules_only.after.archive / MB:.2f} MB -> "
+        f"with check {report.after.archive / MB:.2f} MB ({rules.files} -> {after.files} files, "
+        f"installed {rules.installed / MB:.1f} -> {after.installed / MB:.1f} MB), runs {runs}",
+    )
+    # Almost all bytes are in OpenBLAS and _multiarray_umath, which the check needs; the file count shows the rest.
+    assert report.after.archive <= 0.9 * rules_only.after.archive
+    assert after.installed <= 0.9 * rules.installed
+    assert after.files <= 0.5 * rules.files
+
+    out = Path(report.output)
+    unpacked = subprocess.run(
+        [sys.executable, "-m", "wheel", "unpack", "-d", str(tmp_path / "unpacked"), str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert unpacked.returncode == 0, unpacked.stderr
+
+    kept, original = names(out), names(source)
+    for package in ("numpy/linalg/", "numpy/fft/"):
+        assert f"{package}__init__.py" in kept
+        assert any(n.startswith(package) and n.endswith(".so") for n in kept), f"no extension module of {package}"
+    random_so = {n for n in original if n.startswith("numpy/random/") and n.endswith(".so")}
+    assert random_so and not random_so & kept
+    for name in kept:
+        for parent in PurePosixPath(name).parents:
+            init = f"{parent}/__init__.py"
+            if str(parent) != "." and init in original:
+                assert init in kept, f"{name} is kept but {init} is not"
+    dist_info = {n for n in original if n.startswith("numpy-2.4.6.dist-info/")}
+    assert dist_info and dist_info <= kept
+
+    # The result works outside slimwheel, exactly like the original.
+    slim = run_check(bare_python, pip_target(tmp_path / "slim", out), check)
+    assert slim.returncode == 0, slim.stderr
+    full = run_check(bare_python, pip_target(tmp_path / "full", source), check)
+    assert full.returncode == 0, full.stderr
+    assert slim.stdout == full.stdout and "eigvalsh" in slim.stdout
+
+
+def build_model(directory: Path) -> tuple[Path, Path]:
+    """A Gemm + Relu model (4 inputs → 3 outputs) and its weights as an ``.npz`` for the check's own computation."""
+    onnx = pytest.importorskip("onnx")
+    np = pytest.importorskip("numpy")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["y"]), helper.make_node("Relu", ["y"], ["out"])],
+        "gemm_relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3])],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.checker.check_model(model)
+    model_path, weights_path = directory / "model.onnx", directory / "weights.npz"
+    onnx.save(model, str(model_path))
+    np.savez(weights_path, w=w, b=b)
+    return model_path, weights_path
+
+
+def test_onnxruntime_runs_a_model_after_trial_deletion(
+    trial_cache: Path, bare_python: Path, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    model, weights = build_model(tmp_path)
+    check = tmp_path / "onnx_check.py"
+    check.write_text(ONNX_CHECK.format(model=str(model), weights=str(weights)))
+    source, numpy_wheel = wheelcache.fetch(ONNXRUNTIME_LINUX), wheelcache.fetch(NUMPY_LINUX)
+
+    report = shrink_checked(source, tmp_path / "out", trial_cache, check, with_wheels=(numpy_wheel,))
+    assert report.check is not None and report.output is not None
+    out = Path(report.output)
+    kept = names(out)
+    line = (
+        f"onnxruntime trial: {source.stat().st_size / MB:.2f} MB -> {out.stat().st_size / MB:.2f} MB "
+        f"(issue target <= 12 MB), {len(names(source))} -> {len(kept)} files, runs {report.check.runs} "
+        f"in {report.check.seconds:.1f} s"
+    )
+    print(line)
+    record_property("slimwheel-numbers", line)
+    assert out.stat().st_size < source.stat().st_size
+    assert any(n.startswith("onnxruntime/capi/onnxruntime_pybind11_state") for n in kept)
+
+    target = pip_target(tmp_path / "target", out, numpy_wheel)
+    result = run_check(bare_python, target, check)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("onnxruntime 1.31.1 ")
