@@ -1,0 +1,35 @@
+"""Smoke-test check scripts shared by the real-wheel trial tests and benchmarks/bench_trial.py."""
+
+NUMPY_CHECK = """\
+import numpy as np
+
+a = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.25], [0.5, 0.25, 2.0]])
+b = np.array([1.0, 2.0, 3.0])
+x = np.linalg.solve(a, b)
+assert np.allclose(a @ x, b)
+w = np.linalg.eigvalsh(a)
+d = np.linalg.det(a)
+assert np.isclose(np.prod(w), d)
+t = np.linspace(0.0, 1.0, 64, endpoint=False)
+signal = np.cos(2 * np.pi * 4 * t) + 0.5 * np.sin(2 * np.pi * 10 * t)
+spectrum = np.fft.fft(signal)
+back = np.fft.ifft(spectrum)
+assert np.allclose(back.real, signal) and np.allclose(back.imag, 0.0)
+print("solve", np.round(x, 6).tolist())
+print("eigvalsh", np.round(w, 6).tolist())
+print("det", round(float(d), 6))
+print("fft peaks", sorted(int(i) for i in np.argsort(np.abs(spectrum[:32]))[-2:]))
+"""
+
+ONNX_CHECK = """\
+import numpy as np
+import onnxruntime as ort
+
+weights = np.load({weights!r})
+session = ort.InferenceSession({model!r}, providers=["CPUExecutionProvider"])
+x = np.arange(8, dtype=np.float32).reshape(2, 4) / 7.0 - 0.5
+(out,) = session.run(None, {{"x": x}})
+expected = np.maximum(x @ weights["w"] + weights["b"], 0.0)
+assert out.shape == (2, 3) and np.allclose(out, expected, atol=1e-5), (out, expected)
+print("onnxruntime", ort.__version__, np.round(out, 4).tolist())
+"""
