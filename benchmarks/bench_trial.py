@@ -60,7 +60,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 import wheelcache  # noqa: E402  (tests/wheelcache.py: pinned real wheels, downloaded once)
-from smoke_checks import NUMPY_CHECK, ONNX_CHECK  # noqa: E402  (tests/smoke_checks.py)
+from smoke_checks import NUMPY_CHECK, ONNX_CHECK, build_model  # noqa: E402  (tests/smoke_checks.py)
 
 from slimwheel.reduce import Budget, Reducer, classic_ddmin  # noqa: E402
 from slimwheel.sandbox import Check, Environment, Sandbox  # noqa: E402
@@ -459,29 +459,6 @@ def bench_cycles(s: Session, rules_wheel: Path, verified: frozenset[str], rounds
 
 
 # ---- 4. onnxruntime --------------------------------------------------------------------------------------------
-
-
-def build_model(directory: Path) -> tuple[Path, Path]:
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(7)
-    w = rng.standard_normal((4, 3)).astype(np.float32)
-    b = rng.standard_normal(3).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Gemm", ["x", "w", "b"], ["y"]), helper.make_node("Relu", ["y"], ["out"])],
-        "gemm_relu",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3])],
-        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.checker.check_model(model)
-    model_path, weights_path = directory / "model.onnx", directory / "weights.npz"
-    onnx.save(model, str(model_path))
-    np.savez(weights_path, w=w, b=b)
-    return model_path, weights_path
 
 
 def bench_onnxruntime(cache: Path, scratch: Path, repeats: int) -> dict[str, Any]:

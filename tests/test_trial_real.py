@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import wheelcache
-from smoke_checks import NUMPY_CHECK, ONNX_CHECK
+from smoke_checks import NUMPY_CHECK, ONNX_CHECK, build_model
 from wheelcache import NUMPY_LINUX, ONNXRUNTIME_LINUX
 
 from slimwheel.report import WheelReport
@@ -146,30 +146,6 @@ def test_numpy_linalg_fft_check_keeps_only_what_it_needs(
     full = run_check(bare_python, pip_target(tmp_path / "full", source), check)
     assert full.returncode == 0, full.stderr
     assert slim.stdout == full.stdout and "eigvalsh" in slim.stdout
-
-
-def build_model(directory: Path) -> tuple[Path, Path]:
-    """A Gemm + Relu model (4 inputs → 3 outputs) and its weights as an ``.npz`` for the check's own computation."""
-    onnx = pytest.importorskip("onnx")
-    np = pytest.importorskip("numpy")
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(7)
-    w = rng.standard_normal((4, 3)).astype(np.float32)
-    b = rng.standard_normal(3).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Gemm", ["x", "w", "b"], ["y"]), helper.make_node("Relu", ["y"], ["out"])],
-        "gemm_relu",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3])],
-        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.checker.check_model(model)
-    model_path, weights_path = directory / "model.onnx", directory / "weights.npz"
-    onnx.save(model, str(model_path))
-    np.savez(weights_path, w=w, b=b)
-    return model_path, weights_path
 
 
 def test_onnxruntime_runs_a_model_after_trial_deletion(
