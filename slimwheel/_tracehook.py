@@ -10,6 +10,9 @@ It is not imported by slimwheel itself. Copied as ``sitecustomize.py`` into a di
   (``atexit``, and a wrapper of ``os._exit`` for forked children) it adds every module's ``__file__`` and the files
   the dynamic loader mapped (``/proc/self/maps``: libraries loaded as dependencies raise no audit event) and writes
   it all to ``<SLIMWHEEL_TRACE_DIR>/<pid>.json``;
+* when ``SLIMWHEEL_TRACE_CALLS=1`` too, records with ``sys.settrace`` (call events only) which files' functions
+  are called and from which file (module bodies excluded), to tell a module that is merely imported from one
+  whose code is used;
 * always imports the ``sitecustomize`` it shadows, if one would have been found later on ``sys.path``.
 
 It must run on any Python 3 the check may use (audit hooks need 3.8), import little, and keep the hook cheap:
@@ -27,11 +30,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 TRACE_DIR_VARIABLE = "SLIMWHEEL_TRACE_DIR"
+TRACE_CALLS_VARIABLE = "SLIMWHEEL_TRACE_CALLS"
 
 _opened: set[str] = set()  # absolute paths opened (files, bytecode, ctypes libraries, extension modules)
 _listed: set[str] = set()  # absolute paths of directories listed
 _programs: set[str] = set()  # programs started: a path, or a bare name looked up on PATH
 _modules: set[str] = set()  # names of modules imported
+_calls: set[tuple[str, str]] = set()  # (file of a called function, file of its caller); module bodies left out
 _trace_dir = ""
 
 
@@ -176,6 +181,14 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
             pass
 
 
+def _on_call(frame: Any, event: str, arg: object) -> None:
+    """``sys.settrace`` function: 'call' events only (it returns None, so no line events follow)."""
+    code = frame.f_code
+    if code.co_name != "<module>":
+        caller = frame.f_back
+        _calls.add((code.co_filename, caller.f_code.co_filename if caller is not None else ""))
+
+
 def _read_proc_file(path: str) -> str:
     chunks = []
     fd = os.open(path, os.O_RDONLY)
@@ -237,6 +250,7 @@ def _dump() -> None:
         "modules": sorted(modules),
         "module_files": _module_files(),
         "mapped": _mapped_files(),
+        "calls": sorted(_calls.copy()),
     }
     data = json.dumps(record).encode("ascii")  # ensure_ascii: file names that are not UTF-8 survive as escapes
     name = os.path.join(_trace_dir, str(os.getpid()))
@@ -255,8 +269,9 @@ def _dump_quietly() -> None:
         pass
 
 
-def install(trace_dir: str) -> None:
-    """Start recording; write the trace when the process exits."""
+def install(trace_dir: str, calls: bool) -> None:
+    """Start recording; write the trace when the process exits. ``calls``: also record which files' functions
+    are called, and from which files (``sys.settrace``: slower, so only when asked for)."""
     global _trace_dir
     if not hasattr(sys, "addaudithook"):  # Python < 3.8
         return
@@ -264,6 +279,11 @@ def install(trace_dir: str) -> None:
 
     _trace_dir = trace_dir
     sys.addaudithook(_hook)
+    if calls:
+        import threading
+
+        sys.settrace(_on_call)
+        threading.settrace(_on_call)
     atexit.register(_dump_quietly)
     real_exit = os._exit
 
@@ -298,7 +318,7 @@ def chain() -> None:
 def main() -> None:
     trace_dir = os.environ.get(TRACE_DIR_VARIABLE)
     if trace_dir:
-        install(trace_dir)
+        install(trace_dir, os.environ.get(TRACE_CALLS_VARIABLE) == "1")
     chain()
 
 

@@ -72,7 +72,7 @@ _MARKER = "slimwheel-env.json"
 #: A script's first line that an installer rewrites to the environment's interpreter (``#!python``, ``#!pythonw``).
 _SCRIPT_SHEBANG = re.compile(rb"^#!pythonw?(?=\s|$)")
 _ENTRY_POINT = re.compile(r"^\s*(?P<module>[\w.]+)\s*:\s*(?P<attr>[\w.]+)\s*(\[[^\]]*\])?\s*$")
-_DROPPED_VARIABLES = frozenset({"VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "SLIMWHEEL_TRACE_DIR"})
+_DROPPED_VARIABLES = frozenset({"VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "SLIMWHEEL_TRACE_DIR", "SLIMWHEEL_TRACE_CALLS"})
 
 
 class CheckError(SlimwheelError):
@@ -666,7 +666,7 @@ class Sandbox:
             raise ValueError(f"{tree} is not a tree of this sandbox")
         shutil.rmtree(tree, ignore_errors=True)
 
-    def _environ(self, tree: Path, trace_dir: Path | None) -> dict[str, str]:
+    def _environ(self, tree: Path, trace_dir: Path | None, calls: bool = False) -> dict[str, str]:
         environ = _clean_environ()
         python_path = [str(tree / "site")]
         if trace_dir is not None:
@@ -679,6 +679,8 @@ class Sandbox:
                     self._bootstrap = directory
             python_path.insert(0, str(self._bootstrap))
             environ["SLIMWHEEL_TRACE_DIR"] = str(trace_dir)
+            if calls:
+                environ["SLIMWHEEL_TRACE_CALLS"] = "1"
         environ["PYTHONPATH"] = os.pathsep.join(python_path)
         environ["PYTHONNOUSERSITE"] = "1"
         environ["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -688,8 +690,11 @@ class Sandbox:
         environ["VIRTUAL_ENV"] = str(self.env.root)
         return environ
 
-    def run(self, tree: Path, check: Check, *, timeout: float, trace: bool = False) -> RunResult:
+    def run(self, tree: Path, check: Check, *, timeout: float, trace: bool = False, calls: bool = False) -> RunResult:
         """Run ``check`` against ``tree``: passed means exit status 0 within ``timeout`` seconds.
+
+        ``trace``: record what the check's Python processes touch (:class:`~slimwheel.trace.Trace`); ``calls``
+        (with ``trace``): also which files' functions they call, and from where (slower: ``sys.settrace``).
 
         The check runs in a fresh empty directory, with stdin closed, in a new session; when it ends (or times
         out) every process left in its process group is killed. Processes that leave the group (``setsid``,
@@ -698,17 +703,17 @@ class Sandbox:
         self._runs.mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self._runs))
         try:
-            return self._run(tree, check, timeout, trace, run_dir)
+            return self._run(tree, check, timeout, trace, calls, run_dir)
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
 
-    def _run(self, tree: Path, check: Check, timeout: float, trace: bool, run_dir: Path) -> RunResult:
+    def _run(self, tree: Path, check: Check, timeout: float, trace: bool, calls: bool, run_dir: Path) -> RunResult:
         cwd = run_dir / "cwd"
         cwd.mkdir()
         trace_dir = run_dir / "trace" if trace else None
         if trace_dir is not None:
             trace_dir.mkdir()
-        environ = self._environ(tree, trace_dir)
+        environ = self._environ(tree, trace_dir, calls)
         argv = list(check.argv)
         if argv[0] == "python":
             argv[0] = str(self.env.python)
@@ -764,4 +769,9 @@ class Sandbox:
             raw_paths=trace.raw_paths,
             modules=trace.modules,
             processes=trace.processes,
+            calls=frozenset(
+                (callee, caller if caller in self._staged else "")
+                for callee, caller in trace.calls
+                if callee in self._staged
+            ),
         )

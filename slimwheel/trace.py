@@ -103,7 +103,8 @@ class Trace:
     ``directories``: directories the program listed, keyed like items (``pkg/data``, ``<scripts>``; the ``site``
     root is ``""``); the import system's own listings are not counted. ``raw_paths``: distinct paths recorded,
     inside the tree or not. ``modules``: names of the modules imported. ``processes``: how many processes wrote a
-    trace.
+    trace. ``calls`` (when asked for): pairs (item key of a file whose function was called, item key of the
+    calling function's file, ``""`` when outside the tree or called from C); module bodies are not counted.
     """
 
     files: frozenset[str]
@@ -111,6 +112,7 @@ class Trace:
     raw_paths: int
     modules: frozenset[str] = frozenset()
     processes: int = 0
+    calls: frozenset[tuple[str, str]] = frozenset()
 
 
 def bootstrap_dir(work_dir: Path) -> Path:
@@ -150,6 +152,7 @@ def read_traces(trace_dir: Path, tree: Path) -> Trace:
     listed: set[str] = set()
     programs: set[str] = set()
     modules: set[str] = set()
+    call_paths: set[tuple[str, str]] = set()
     processes = 0
     for trace_file in sorted(trace_dir.glob("*.json")) if trace_dir.is_dir() else []:
         try:
@@ -164,6 +167,10 @@ def read_traces(trace_dir: Path, tree: Path) -> Trace:
         listed.update(_strings(record, "listed"))
         programs.update(_strings(record, "programs"))
         modules.update(_strings(record, "modules"))
+        pairs = record.get("calls")
+        for pair in pairs if isinstance(pairs, list) else []:
+            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair):
+                call_paths.add((pair[0], pair[1]))
 
     roots = {os.path.normpath(os.path.abspath(tree)), os.path.realpath(tree)}
     bin_dir = os.path.join(os.path.realpath(tree), "bin")
@@ -206,10 +213,21 @@ def read_traces(trace_dir: Path, tree: Path) -> Trace:
         if key is not None:
             directories.add(key)
 
+    keys: dict[str, str] = {}
+
+    def source_key(path: str) -> str:
+        """The item key of a code object's file (a source path, in the tree or not); ``""`` if outside."""
+        if path not in keys:
+            rel = relative(path) if path.startswith("/") else None
+            keys[path] = (path_key(rel) or "") if rel is not None else ""
+        return keys[path]
+
+    calls = {(source_key(callee), source_key(caller)) for callee, caller in call_paths}
     return Trace(
         files=frozenset(files),
         directories=frozenset(directories),
         raw_paths=len(paths | listed | programs),
         modules=frozenset(modules),
         processes=processes,
+        calls=frozenset((callee, caller) for callee, caller in calls if callee),
     )

@@ -151,11 +151,17 @@ def make_tree(sandbox: Sandbox) -> Iterator[MakeTree]:
 
 
 def run(
-    sandbox: Sandbox, kept: frozenset[str] | set[str], check: Check, *, timeout: float = 30, trace: bool = False
+    sandbox: Sandbox,
+    kept: frozenset[str] | set[str],
+    check: Check,
+    *,
+    timeout: float = 30,
+    trace: bool = False,
+    calls: bool = False,
 ) -> RunResult:
     tree = sandbox.tree(kept)
     try:
-        return sandbox.run(tree, check, timeout=timeout, trace=trace)
+        return sandbox.run(tree, check, timeout=timeout, trace=trace, calls=calls)
     finally:
         sandbox.discard(tree)
 
@@ -571,6 +577,22 @@ def test_trace_maps_what_the_check_touched_to_items(sandbox: Sandbox) -> None:
     assert all(key in sandbox.items for key in trace.files)
     assert {"pkg.reader", "pkg.childonly"} <= trace.modules
     assert trace.processes >= 3 and trace.raw_paths > len(trace.files)
+
+
+def test_trace_of_calls_tells_imported_from_used(sandbox: Sandbox) -> None:
+    check = py("""
+        import pkg.reader, pkg.native, pkg.core
+        assert pkg.native.top_value() == 8
+        """)
+    plain = run(sandbox, sandbox.items, check, trace=True)
+    assert plain.passed and plain.trace is not None and plain.trace.calls == frozenset()  # only when asked for
+    result = run(sandbox, sandbox.items, check, trace=True, calls=True)
+    assert result.passed, result.stderr
+    assert result.trace is not None
+    # top_value() is called from the check (outside the tree); module bodies (pkg.reader, pkg.core) never count
+    assert ("pkg/native.py", "") in result.trace.calls
+    assert not {callee for callee, _ in result.trace.calls} & {"pkg/reader.py", "pkg/core.py", "pkg/__init__.py"}
+    assert all(callee in sandbox.items and caller in (*sandbox.items, "") for callee, caller in result.trace.calls)
 
 
 def test_untraced_run_runs_the_package_sitecustomize(sandbox: Sandbox) -> None:
