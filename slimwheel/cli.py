@@ -42,6 +42,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(ExitCode.BAD_INPUT)
 
 
+def progress_line(event: TrialEvent) -> str:
+    """One line of the live display: phase, runs, bytes removed, best size, elapsed time and ETA."""
+    if event.eta is None:
+        eta = "ETA unknown"
+    else:
+        eta = f"ETA {'≥ ' if event.eta_is_lower_bound else '~'}{_duration(event.eta)}"
+    return (
+        f"{event.phase}: {event.runs} check runs · removed {human_size(event.total_bytes - event.kept_bytes)} · "
+        f"best {human_size(event.kept_bytes)} of {human_size(event.total_bytes)} installed · "
+        f"{_duration(event.elapsed)} elapsed · {eta}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
 def _size(text: str) -> int:
     try:
         return parse_size(text)
@@ -328,12 +346,7 @@ def _shrink_with_check(
     with Live(status, console=out, transient=True, refresh_per_second=4, redirect_stdout=False) as live:
 
         def progress(event: TrialEvent) -> None:
-            live.update(
-                Text(
-                    f"{event.phase}: {event.runs} check runs, best {human_size(event.kept_bytes)} of "
-                    f"{human_size(event.total_bytes)} installed, {event.elapsed:.0f} s"
-                )
-            )
+            live.update(Text(progress_line(event)))
 
         reports = shrink_with_check(list(args.wheels), output_dir, options, check_options, progress)
     if any(r.check is not None and r.check.interrupted for r in reports):

@@ -80,6 +80,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import math
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -222,6 +223,11 @@ class _Machine(ABC):
     @abstractmethod
     def advance(self, passed: bool) -> _Machine: ...
 
+    def remaining(self) -> tuple[int, bool]:
+        """An estimate of the runs left (for progress displays, never for decisions) and whether more may follow
+        that the estimate can't see (a lower bound)."""
+        return 1, True
+
 
 class _Finished(_Machine):
     def __init__(self, result: frozenset[str] | None) -> None:
@@ -237,6 +243,9 @@ class _Finished(_Machine):
 
     def advance(self, passed: bool) -> _Machine:
         raise AssertionError("a finished machine has no candidate")
+
+    def remaining(self) -> tuple[int, bool]:
+        return 0, False
 
 
 class _StartCheck(_Machine):
@@ -416,6 +425,16 @@ class _Hierarchical(_Machine):
     def result(self) -> frozenset[str]:
         return self._state.kept
 
+    def remaining(self) -> tuple[int, bool]:
+        # About q·n·log2(n/(q·n)) runs for n free units of which a fraction q is needed, plus a binary search per
+        # open constraint; deeper levels are unknown until this one ends.
+        state = self._state
+        n = len(state.free)
+        needed = max(1.0, state.q * n)
+        runs = needed * max(1.0, math.log2(max(n / needed, 1.0)) + 1.0) if n else 0.0
+        runs += sum(math.ceil(math.log2(len(c))) for c in state.constraints)
+        return max(1, math.ceil(runs)), True
+
     def advance(self, passed: bool) -> _Machine:
         state = self._state.advance(passed)
         if not state.done:
@@ -462,6 +481,9 @@ class _Certify(_Machine):
     def candidate(self) -> frozenset[str]:
         return self._kept - {self._order[self._index]}
 
+    def remaining(self) -> tuple[int, bool]:
+        return len(self._order) - self._index, self._strict
+
     @property
     def result(self) -> frozenset[str]:
         return self._kept
@@ -489,6 +511,9 @@ class _Repair(_Machine):
     @property
     def candidate(self) -> frozenset[str]:
         return self._candidates[self._index]
+
+    def remaining(self) -> tuple[int, bool]:
+        return len(self._candidates) - self._index, False  # at most
 
     @property
     def result(self) -> None:
@@ -590,6 +615,7 @@ class Reducer:
         self._path_best = _Best(self._full, self._total)  # over the runs on decision paths: the same for any jobs
         self._timing_depth = 0
         self._parts: dict[str, list[str]] = {}
+        self._current: _Machine | None = None  # the machine being driven, for :meth:`remaining`
 
     # -- public properties --------------------------------------------------------------------------------------
 
@@ -615,6 +641,12 @@ class Reducer:
     @property
     def total_weight(self) -> int:
         return self._total
+
+    def remaining(self) -> tuple[int, bool] | None:
+        """An estimate of the runs left in the method being run (None between methods) and whether it is only a
+        lower bound. For progress displays: the algorithms don't know their future exactly."""
+        machine = self._current
+        return machine.remaining() if machine is not None else None
 
     def weight(self, kept: Iterable[str]) -> int:
         weights = self._weights
@@ -798,8 +830,15 @@ class Reducer:
 
     def _drive(self, machine: _Machine, phase: str) -> _Machine:
         """Run ``machine`` to the end or until the budget is spent; returns its last state."""
+        try:
+            return self._drive_machine(machine, phase)
+        finally:
+            self._current = None
+
+    def _drive_machine(self, machine: _Machine, phase: str) -> _Machine:
         if self.jobs == 1:
             while (candidate := machine.candidate) is not None:
+                self._current = machine
                 known = self._lookup(candidate)
                 if known is None:
                     if not self.budget.allows(self._started):
@@ -823,6 +862,7 @@ class Reducer:
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="slimwheel-reduce")
         try:
             while (candidate := root.machine.candidate) is not None:
+                self._current = root.machine
                 key = self._node_key(root, candidate)
                 known = self._lookup(candidate)
                 if known is not None:

@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from .errors import SlimwheelError
 from .reduce import Budget, Reducer, candidate_key, expansions
 from .sandbox import Check, RunResult, Sandbox
-from .stubs import StubCandidate, stub_candidates
+from .stubs import StubCandidate, blocked_candidates, stub_candidates
 from .trace import path_key
 
 # A path inside a candidate tree as a traceback prints it (…/trees/12/site/pkg/data/x.txt) and a missing module.
@@ -73,6 +73,8 @@ class TrialEvent:
     kept_bytes: int
     total_bytes: int
     elapsed: float
+    eta: float | None = None  # seconds left, estimated (None: no estimate yet)
+    eta_is_lower_bound: bool = True  # later phases may add runs the estimate can't foresee
 
 
 @dataclass
@@ -139,6 +141,10 @@ class Trial:
         self._kept_bytes = sum(self.weights.values())
         self.notes: list[str] = []
         self._failures: dict[str, str] = {}  # candidate key → what its failing run printed
+        self._reducer: Reducer | None = None  # the search running now, for the ETA
+        self._run_seconds: list[float] = []  # wall time of each check run, for the ETA
+        self.calls: frozenset[tuple[str, str]] | None = None  # (callee, caller) item keys, from the traced run
+        self.touched: frozenset[str] = frozenset()  # item keys the traced run touched
 
     # -- journal and cache ---------------------------------------------------------------------------------------
 
@@ -164,20 +170,28 @@ class Trial:
         return frozenset(kept | package_inits(kept, self.items))
 
     def run_checks(
-        self, files: frozenset[str], overrides: Mapping[str, bytes] | None = None, *, trace: bool = False
+        self,
+        files: frozenset[str],
+        overrides: Mapping[str, bytes] | None = None,
+        *,
+        trace: bool = False,
+        calls: bool = False,
     ) -> list[RunResult]:
         """Run every check against a candidate tree; stop at the first failure."""
+        started = time.monotonic()
         tree = self.sandbox.tree(files, overrides=overrides or {})
         try:
             results = []
             for check in self.options.checks:
-                result = self.sandbox.run(tree, check, timeout=self.timeout, trace=trace)
+                result = self.sandbox.run(tree, check, timeout=self.timeout, trace=trace, calls=calls)
                 results.append(result)
                 if not self._passed(check, result):
                     break
             return results
         finally:
             self.sandbox.discard(tree)
+            with self._lock:
+                self._run_seconds.append(time.monotonic() - started)
 
     def _passed(self, check: Check, result: RunResult) -> bool:
         if not result.passed:
@@ -212,6 +226,7 @@ class Trial:
 
     def _report(self, phase: str) -> None:
         if self.progress is not None:
+            eta, lower = self.eta(phase)
             self.progress(
                 TrialEvent(
                     phase,
@@ -219,8 +234,38 @@ class Trial:
                     self._kept_bytes,
                     sum(self.weights.values()),
                     time.monotonic() - self.started,
+                    eta,
+                    lower,
                 )
             )
+
+    def eta(self, phase: str) -> tuple[float | None, bool]:
+        """Seconds left, estimated from the runs the current search expects and the runs still fixed (baselines,
+        confirmations), at the median run time so far; and whether later phases may add runs it can't foresee."""
+        with self._lock:
+            durations = sorted(self._run_seconds[-20:])
+        if not durations:
+            return None, True
+        per_run = durations[len(durations) // 2]
+        options = self.options
+        order = ["baseline", "trace", "verify", "repair", "reduce", "certify", "stubs", "confirm"]
+        position = order.index(phase) if phase in order else 0
+        runs, lower = 0.0, False
+        if phase == "baseline":
+            runs += max(0, options.baseline_runs + 1 - self.runs.get("baseline", 0))
+            runs, lower = runs + (2 if options.trace else 0), True
+        reducer = self._reducer
+        estimate = reducer.remaining() if reducer is not None and phase not in ("baseline", "confirm") else None
+        if estimate is not None:
+            left, open_ended = estimate
+            runs += left / (options.jobs if phase == "certify" else 1)
+            lower = lower or open_ended
+        if options.minimal and position < order.index("certify"):
+            lower = True
+        if options.stubs and position < order.index("stubs"):
+            runs, lower = runs + 1, True
+        runs += max(0, options.confirm_runs - (self.runs.get("confirm", 0) if phase == "confirm" else 0))
+        return runs * per_run, lower
 
     def _count(self, phase: str) -> None:
         with self._lock:
@@ -263,13 +308,18 @@ class Trial:
 
     def traced_start(self, reducer: Reducer) -> frozenset[str] | None:
         """Run once under the tracer, then verify (and if needed repair) the traced set."""
-        results = self.run_checks(frozenset(self.items), trace=True)
+        results = self.run_checks(frozenset(self.items), trace=True, calls=True)
         self._count("trace")
+        if not self._all_passed(results):  # a check that dislikes sys.settrace? Trace files only
+            results = self.run_checks(frozenset(self.items), trace=True)
+            self._count("trace")
         traces = [r.trace for r in results if r.trace is not None]
-        if len(results) != len(self.options.checks) or not all(r.passed for r in results) or not traces:
+        if not self._all_passed(results) or not traces:
             self.notes.append("the traced run did not pass; reducing without a trace")
             return None
+        self.calls = frozenset().union(*(t.calls for t in traces))
         touched = set().union(*(t.files for t in traces)) & set(self.items)
+        self.touched = frozenset(touched)
         listed = set().union(*(t.directories for t in traces))
         start = self.files_for(touched)
         self.phase = "verify"
@@ -284,6 +334,9 @@ class Trial:
         if repaired is None:
             self.notes.append("the traced set could not be repaired; reducing without a trace")
         return repaired
+
+    def _all_passed(self, results: list[RunResult]) -> bool:
+        return len(results) == len(self.options.checks) and all(r.passed for r in results)
 
     def named_in(self, output: str) -> set[str]:
         """Items that a failing run's output names: paths inside a candidate tree, and missing modules."""
@@ -313,6 +366,7 @@ class Trial:
             budget=budget,
             required=self.required,
         )
+        self._reducer = reducer
         kept = frozenset(self.items)
         stubs: list[StubCandidate] = []
         interrupted = False
@@ -350,6 +404,10 @@ class Trial:
         modules = self.startup_modules()
         self._count("stubs")
         candidates = stub_candidates({k: self.weights[k] for k in kept}, modules, (), protected=())
+        if self.calls is not None:  # a traced run: what ran is known, so what can't be stubbed can be seen
+            ran = {callee for callee, _ in self.calls} | self.touched
+            blocked = blocked_candidates(candidates, {k: self.items[k] for k in kept & ran if k.endswith(".py")})
+            candidates = [c for c in candidates if c.module not in blocked and not self.used_from_outside(c)]
         if not candidates:
             return []
         by_module = {c.module: c for c in candidates}
@@ -366,10 +424,20 @@ class Trial:
             jobs=self.options.jobs,
             budget=Budget(max_runs=left),
         )
+        self._reducer = reducer
         unstubbed = reducer.reduce_hierarchical()
         if not reducer.best_verified:
             return []
         return [c for m, c in by_module.items() if m not in unstubbed]
+
+    def used_from_outside(self, candidate: StubCandidate) -> bool:
+        """Whether the traced run called a function of the candidate's files from code outside them (the check
+        script, another package, another subpackage): a stub would then fail, so it is not worth a run. Unknown
+        (no traced run) counts as not used."""
+        if self.calls is None:
+            return False
+        inside = candidate.replaces
+        return any(callee in inside and caller not in inside for callee, caller in self.calls)
 
     def confirm(self, kept: frozenset[str], stubs: list[StubCandidate]) -> tuple[frozenset[str], list[StubCandidate]]:
         """The final set must pass ``confirm_runs`` more times (uncached); else fall back step by step."""

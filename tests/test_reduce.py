@@ -573,3 +573,27 @@ def test_zero_weights_and_odd_names() -> None:
     oracle = Recorder(superset_of(needed))
     assert Reducer(items, oracle).minimize() == needed
     oracle.assert_no_repeats()
+
+
+def test_remaining_estimates_follow_the_search() -> None:
+    items = {f"d{i // 8}/f{i}": 10 + i for i in range(64)}
+    needed = {"d1/f9", "d5/f44"}
+    seen: list[tuple[str, tuple[int, bool] | None]] = []
+    reducer: Reducer
+
+    def oracle(kept: frozenset[str]) -> bool:
+        seen.append(("call", reducer.remaining()))
+        return needed <= kept
+
+    reducer = Reducer(items, oracle)
+    assert reducer.remaining() is None
+    kept = reducer.reduce_hierarchical()
+    assert kept == needed and reducer.remaining() is None  # between methods: nothing running
+    estimates = [r for _, r in seen]
+    assert all(r is not None for r in estimates)
+    assert all(r[1] for r in estimates if r is not None)  # hierarchical: lower bounds (deeper levels unseen)
+    seen.clear()
+    reducer.certify(set(items) - {"d0/f0"})  # 63 items, 1-at-a-time: exact count down
+    counts = [r[0] for _, r in seen if r is not None]
+    # the start set's run first (1, more to come), then a count down from 63 (cached answers skip runs)
+    assert counts[0] == 1 and counts[1] == 63 and sorted(counts[1:], reverse=True) == counts[1:] and counts[-1] <= 2

@@ -332,3 +332,25 @@ def test_several_wheels_are_reduced_together(app_wheel: Path, cache_dir: Path, t
     assert {r.path for r in reports[1].removed} == {"helperpkg/unused.py"}
     assert "app/extras/__init__.py" in {r.path for r in reports[0].removed}
     assert reports[0].check is reports[1].check or reports[0].check == reports[1].check
+
+
+def test_progress_events_carry_an_eta(app_wheel: Path, check_script: Path, cache_dir: Path) -> None:
+    from slimwheel.cli import progress_line
+    from slimwheel.trial import TrialEvent
+
+    events: list[TrialEvent] = []
+    options = CheckOptions(
+        trial=TrialOptions(checks=(Check.script(check_script),), jobs=1, trace=False, stubs=False, minimal=True),
+        cache_dir=cache_dir,
+    )
+    shrink_with_check([app_wheel], None, ShrinkOptions(), options, events.append)
+    assert [e.runs for e in events] == list(range(1, len(events) + 1))
+    assert events[0].eta is not None and events[0].eta_is_lower_bound  # the baseline can't see the search
+    certify = [e for e in events if e.phase == "certify"]
+    assert certify and all(e.eta is not None and not e.eta_is_lower_bound for e in certify)
+    confirm = [e for e in events if e.phase == "confirm"]
+    assert [e.eta == 0 for e in confirm] == [False, False, True]  # one run per confirmation left, then none
+    # the estimate in certify counts down with the items left to try
+    assert certify[-1].eta is not None and certify[0].eta is not None and certify[-1].eta <= certify[0].eta * 1.5
+    line = progress_line(events[-1])
+    assert line.startswith("confirm: ") and "removed " in line and "ETA ~0 s" in line
