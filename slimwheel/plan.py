@@ -10,7 +10,6 @@ removals, --keep patterns veto them, then safety checks put back what an import 
 
 from __future__ import annotations
 
-import ast
 import configparser
 import io
 import re
@@ -20,6 +19,7 @@ from pathlib import PurePosixPath
 
 from .categories import Category
 from .contents import Wheel, module_name
+from .imports import executed_imports
 from .rules import Patterns, Rule, rule_for
 
 
@@ -95,7 +95,8 @@ def _keep_needed(wheel: Wheel, plan: Plan) -> None:
             scanned.add(path)
             if not removed_modules or not _imports_mention(entry.data, mentions):
                 continue
-            for target in _module_level_imports(entry.data, path_to_module[path], path.endswith("__init__.py")):
+            statements = executed_imports(entry.data, path_to_module[path], path.endswith("__init__.py"))
+            for target in (module for statement in statements for module in statement.modules()):
                 for mod in _prefixes(target):
                     needed = modules.get(mod)
                     if needed and needed in plan.remove:
@@ -152,50 +153,6 @@ def _imports_mention(source: bytes, names: re.Pattern[bytes]) -> bool:
 def _prefixes(dotted: str) -> list[str]:
     parts = dotted.split(".")
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _module_level_imports(source: bytes, module: str, is_package: bool) -> list[str]:
-    """Modules imported by statements that run at import time (not inside functions)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
-    package = module if is_package else module.rpartition(".")[0]
-    found: list[str] = []
-
-    def visit(nodes: list[ast.stmt]) -> None:
-        for node in nodes:
-            if isinstance(node, ast.Import):
-                found.extend(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = _resolve(node.module, node.level, package)
-                if base:
-                    found.append(base)
-                    found.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue  # runs when called, not at import
-            else:
-                for name in ("body", "orelse", "finalbody"):
-                    children = getattr(node, name, None)
-                    if isinstance(children, list):
-                        visit([c for c in children if isinstance(c, ast.stmt)])
-                for handler in getattr(node, "handlers", None) or []:
-                    visit(handler.body)
-
-    visit(tree.body)
-    return found
-
-
-def _resolve(module: str | None, level: int, package: str) -> str | None:
-    if level == 0:
-        return module
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    base = parts[: len(parts) - (level - 1)]
-    if module:
-        base.append(module)
-    return ".".join(base) or None
 
 
 def _fix_entry_points(wheel: Wheel, plan: Plan) -> None:

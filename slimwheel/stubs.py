@@ -15,9 +15,10 @@ Everything here is a pure function over item keys (installed paths such as ``"nu
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from .imports import imported_from
 
 DEFAULT_REASON = "removed by slimwheel because the check did not use it"
 
@@ -254,74 +255,6 @@ def apply_stub(items: Mapping[str, bytes], candidate: StubCandidate, package_nam
 
 
 # -- what start-up code takes from a module -------------------------------------------------------------------
-
-
-def _source_module(key: str) -> tuple[str, bool] | None:
-    """The dotted module of a ``.py`` item key and whether it is a package's ``__init__``."""
-    if not key.endswith(".py"):
-        return None
-    parts = key[: -len(".py")].split("/")
-    is_package = parts[-1] == "__init__"
-    if is_package:
-        parts = parts[:-1]
-    return (".".join(parts), is_package) if parts and all(p.isidentifier() for p in parts) else None
-
-
-def _resolve(level: int, target: str, module: str, is_package: bool) -> str | None:
-    """The absolute module of ``from <level dots><target> import`` written in ``module``."""
-    if not level:
-        return target
-    package = module.split(".") if is_package else module.split(".")[:-1]
-    if level - 1 >= len(package):
-        return None  # beyond the top-level package
-    base = package[: len(package) - (level - 1)]
-    return ".".join([*base, target] if target else base)
-
-
-def _executed_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Statements that run when a module is imported: module level, into if/try/with/class bodies, not functions."""
-    for node in body:
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(node, field, None)
-            if isinstance(inner, list):
-                yield from _executed_statements(inner)
-        for handler in getattr(node, "handlers", ()):
-            yield from _executed_statements(handler.body)
-
-
-def imported_from(sources: Mapping[str, bytes]) -> dict[str, set[str]]:
-    """Modules that the start-up code of ``sources`` (item key → Python source) takes names or submodules from.
-
-    For each absolute module ``M``: the item keys whose import-time code runs ``from M import x`` or
-    ``import M.x`` (relative imports resolved). A stub of ``M`` (or of a package above it) fails such code, so
-    :func:`blocked_candidates` uses this to skip candidates that can't work without spending a check run.
-    Unparsable sources are skipped.
-    """
-    found: dict[str, set[str]] = {}
-    for key, source in sources.items():
-        if b"import" not in source:
-            continue
-        located = _source_module(key)
-        if located is None:
-            continue
-        module, is_package = located
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            continue
-        for node in _executed_statements(tree.body):
-            if isinstance(node, ast.ImportFrom):
-                target = _resolve(node.level, node.module or "", module, is_package)
-                if target:
-                    found.setdefault(target, set()).add(key)
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if "." in alias.name:  # ``import a.b.c`` needs a real package ``a.b`` with ``c`` in it
-                        found.setdefault(alias.name.rsplit(".", 1)[0], set()).add(key)
-    return found
 
 
 def blocked_candidates(candidates: Iterable[StubCandidate], sources: Mapping[str, bytes]) -> set[str]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .errors import SlimwheelError
+from .imports import ImportGraph
 from .reduce import Budget, Reducer, candidate_key, expansions
 from .sandbox import Check, RunResult, Sandbox
 from .stubs import StubCandidate, blocked_candidates, stub_candidates
@@ -142,6 +143,7 @@ class Trial:
         self.notes: list[str] = []
         self._failures: dict[str, str] = {}  # candidate key → what its failing run printed
         self._reducer: Reducer | None = None  # the search running now, for the ETA
+        self._imports: ImportGraph | None = None  # built on first use (blind reduction only)
         self._run_seconds: list[float] = []  # wall time of each check run, for the ETA
         self.calls: frozenset[tuple[str, str]] | None = None  # (callee, caller) item keys, from the traced run
         self.touched: frozenset[str] = frozenset()  # item keys the traced run touched
@@ -166,7 +168,14 @@ class Trial:
     # -- running the check ---------------------------------------------------------------------------------------
 
     def files_for(self, kept: Iterable[str]) -> frozenset[str]:
+        """The files a candidate really holds: the kept items, the required ones, every package ``__init__.py``
+        above them and, during blind reduction, the static import closure of the kept Python files (what they
+        import at import time would only fail the run: the search needn't spend runs learning it)."""
         kept = set(kept) | self.required
+        if self.phase == "reduce":
+            if self._imports is None:
+                self._imports = ImportGraph(self.items)
+            kept = set(self._imports.closure(kept))
         return frozenset(kept | package_inits(kept, self.items))
 
     def run_checks(

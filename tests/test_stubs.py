@@ -20,7 +20,6 @@ from slimwheel.stubs import (
     StubCandidate,
     apply_stub,
     blocked_candidates,
-    imported_from,
     stub_candidate,
     stub_candidates,
     stub_source,
@@ -429,32 +428,6 @@ def test_numpy_with_random_and_polynomial_stubbed(
 
 
 # -- candidates that start-up code takes names from ------------------------------------------------------------
-
-
-def test_imported_from_resolves_relative_imports_and_skips_function_bodies() -> None:
-    sources = {
-        "pkg/__init__.py": b"from . import heavy\nfrom .lib import helper\nfrom .sub.inner import x as y\n",
-        "pkg/sub/__init__.py": b"from .. import lib\nfrom ..lib.deep import z\n",
-        "pkg/sub/mod.py": b"from . import inner\ntry:\n    from pkg.tried import t\nexcept ImportError:\n    pass\n",
-        "pkg/lazy.py": b"def f():\n    from pkg.lazyonly import g\n    return g\n"
-        b"class C:\n    from pkg.inclass import k\n",
-        "pkg/dotted.py": b"import pkg.a.b\nimport pkg.single\nimport os.path as osp\n",
-        "pkg/broken.py": b"from . import (\n",
-        "pkg/notes.txt": b"from pkg.fake import nothing\n",
-        "top.py": b"from .x import y\n",  # beyond the top-level package: ignored
-    }
-    found = imported_from(sources)
-    assert found == {
-        "pkg.lib": {"pkg/__init__.py"},
-        "pkg.sub.inner": {"pkg/__init__.py"},
-        "pkg.lib.deep": {"pkg/sub/__init__.py"},
-        "pkg.sub": {"pkg/sub/mod.py"},
-        "pkg.tried": {"pkg/sub/mod.py"},
-        "pkg.inclass": {"pkg/lazy.py"},  # class bodies run at import
-        "pkg.a": {"pkg/dotted.py"},  # import pkg.a.b needs a real pkg.a
-        "pkg": {"pkg/__init__.py", "pkg/sub/__init__.py", "pkg/dotted.py"},  # import pkg.single binds pkg
-        "os": {"pkg/dotted.py"},
-    }
 
 
 def test_blocked_candidates_are_those_start_up_code_takes_names_from() -> None:

@@ -68,11 +68,13 @@ def run_check(python: Path, target: Path, check: Path) -> subprocess.CompletedPr
     return subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, cwd=target.parent)
 
 
-def shrink_checked(wheel: Path, out: Path, cache: Path, check: Path, with_wheels: tuple[Path, ...] = ()) -> WheelReport:
-    trial = TrialOptions(checks=(Check.script(check),), jobs=2)
-    options = CheckOptions(trial=trial, with_wheels=with_wheels, cache_dir=cache)
+def shrink_checked(
+    wheel: Path, out: Path, cache: Path, check: Path, with_wheels: tuple[Path, ...] = (), **options: bool
+) -> WheelReport:
+    trial = TrialOptions(checks=(Check.script(check),), jobs=2, **options)  # type: ignore[arg-type]
+    check_options = CheckOptions(trial=trial, with_wheels=with_wheels, cache_dir=cache)
     out.mkdir(parents=True, exist_ok=True)
-    (report,) = shrink_with_check([wheel], out, ShrinkOptions(), options)
+    (report,) = shrink_with_check([wheel], out, ShrinkOptions(), check_options)
     return report
 
 
@@ -174,3 +176,25 @@ def test_onnxruntime_runs_a_model_after_trial_deletion(
     result = run_check(bare_python, target, check)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("onnxruntime 1.31.1 ")
+
+
+def test_numpy_blind_reduction_needs_few_runs_per_file(
+    trial_cache: Path, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """Without a trace (a non-Python check, or --no-trace) the reduction keeps each candidate's static import
+    closure together, so it spends far fewer runs than files (issue target: at most 0.4 x the files)."""
+    source = wheelcache.fetch(NUMPY_LINUX)
+    check = tmp_path / "numpy_check.py"
+    check.write_text(NUMPY_CHECK)
+    report = shrink_checked(source, tmp_path / "out", trial_cache, check, trace=False, stubs=False)
+    assert report.check is not None
+    runs = report.check.runs
+    files_in = report.after.total.files + report.check.removed  # the files the trial started from
+    searched = runs_until_verified(report)
+    record_property(
+        "slimwheel-numbers",
+        f"numpy --no-trace: {searched} runs for {files_in} files ({searched / files_in:.2f} x), "
+        f"{report.after.total.files} files kept, {report.after.archive / MB:.2f} MB",
+    )
+    assert "trace" not in runs and searched <= 0.4 * files_in, runs
+    assert report.after.total.files <= 0.5 * files_in
