@@ -413,10 +413,11 @@ class Trial:
         modules = self.startup_modules()
         self._count("stubs")
         candidates = stub_candidates({k: self.weights[k] for k in kept}, modules, (), protected=())
-        if self.calls is not None:  # a traced run: what ran is known, so what can't be stubbed can be seen
-            ran = {callee for callee, _ in self.calls} | self.touched
-            blocked = blocked_candidates(candidates, {k: self.items[k] for k in kept & ran if k.endswith(".py")})
-            candidates = [c for c in candidates if c.module not in blocked and not self.used_from_outside(c)]
+        # Skip what can't work: start-up code that takes names from a candidate (the sources that ran, when a
+        # traced run shows them; else every kept source), and candidates whose functions are called from outside.
+        ran = {callee for callee, _ in self.calls} | self.touched if self.calls is not None else kept
+        blocked = blocked_candidates(candidates, {k: self.items[k] for k in kept & ran if k.endswith(".py")})
+        candidates = [c for c in candidates if c.module not in blocked and not self.used_from_outside(c)]
         if not candidates:
             return []
         by_module = {c.module: c for c in candidates}
