@@ -18,19 +18,31 @@ from typing import NoReturn
 
 from rich.console import Console
 from rich.live import Live
+from rich.table import Table
 from rich.text import Text
 
 from . import __version__
 from .binaries import StripLevel
+from .build import BuildOptions, PlatformBuild, build
 from .contents import Limits, read_wheel
 from .errors import ExitCode, OutputError, SlimwheelError, UsageError
 from .inspection import inspect_wheel
 from .inspection import renderables as inspection_renderables
 from .inspection import to_json as inspection_json
+from .recipe import find_project_defaults, load_recipe
 from .report import WheelReport, renderables, to_json, total_renderable
 from .rules import RULES, Patterns, select_rules
 from .sandbox import Check
-from .shrink import CheckOptions, ShrinkOptions, prepare_output_dir, shrink, shrink_with_check
+from .shrink import (
+    CheckOptions,
+    ShrinkOptions,
+    lock_paths_for,
+    locks_for_wheels,
+    prepare_output_dir,
+    shrink,
+    shrink_with_check,
+    shrink_with_lock,
+)
 from .trial import TrialEvent, TrialOptions, default_jobs
 from .units import human_size, parse_size
 from .writer import MAX_LEVEL
@@ -92,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limits(ins)
 
     shr = sub.add_parser("shrink", help="write slimmed wheels and report before/after")
-    shr.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    shr.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL", help="wheel files, or directories of them")
     shr.add_argument(
         "-w",
         "--wheel-dir",
@@ -197,8 +209,53 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--no-stubs", action="store_true", help="don't replace unused start-up subpackages with stubs")
     chk.add_argument("--resume", action="store_true", help="reuse the results of an interrupted run")
     chk.add_argument("--cache-dir", type=Path, help="check environments and run journals (default ~/.cache/slimwheel)")
+    chk.add_argument(
+        "--save-lock",
+        type=Path,
+        metavar="PATH",
+        help="write what was learned (removals, stubs, stripped files) as a lock to commit and replay: a file for "
+        "one wheel, a directory (one <project>.lock each) for several",
+    )
+    lck = shr.add_argument_group("locks: replay a learned result with zero check runs")
+    lck.add_argument(
+        "--lock",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="replay a lock file (or every *.lock in a directory), matched to the wheels by project name; a lock "
+        "learned on another platform tag of the same version is mapped, and what doesn't map is kept; repeatable",
+    )
+    lck.add_argument(
+        "--verify",
+        action="store_true",
+        help="with --lock and --check/--check-cmd: run the check once on the result; exit 4 (nothing written) if it "
+        "fails",
+    )
 
     sub.add_parser("rules", help="list the pruning rules")
+
+    bld = sub.add_parser("build", help="build slim wheels from recipes for each platform, within their budgets")
+    bld.add_argument("recipes", nargs="+", type=Path, metavar="RECIPE", help="recipe files (recipes/*.toml)")
+    bld.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="P",
+        help="a platform to build (linux_x86_64, win_amd64, win32, ...; 'all' = the recipe's list, the default); "
+        "repeatable",
+    )
+    bld.add_argument("-w", "--wheel-dir", type=Path, default=Path("wheelhouse"), help="output directory")
+    bld.add_argument("--python-version", metavar="X.Y", help="fetch wheels for this Python (default: the recipe's)")
+    bld.add_argument("--relearn", action="store_true", help="run the check even where the lock is up to date")
+    bld.add_argument("--verify", action="store_true", help="after a lock replay that can run here, run the check once")
+    bld.add_argument("-j", "--jobs", type=_positive, default=None, help="parallel jobs (default: number of cores)")
+    bld.add_argument(
+        "--cache-dir", type=Path, help="downloads, builds and check environments (default ~/.cache/slimwheel)"
+    )
+    bld.add_argument("--project", type=Path, metavar="PYPROJECT", help="pyproject.toml with [tool.slimwheel] defaults")
+    bld.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON to FILE")
+    bld.add_argument("-q", "--quiet", action="store_true", help="print only the summary table")
     return parser
 
 
@@ -235,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _inspect(args, out)
         if args.command == "shrink":
             return _shrink(args, out, err)
+        if args.command == "build":
+            return _build(args, out, err)
         return _rules(out)
     except SlimwheelError as exc:
         err.print(f"slimwheel: error: {exc.message}", markup=False)
@@ -267,7 +326,23 @@ def _inspect(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _expand_wheel_args(paths: Sequence[Path]) -> list[Path]:
+    """WHEEL arguments: files, or directories standing for the ``*.whl`` files in them (handy in CI, where
+    cibuildwheel and shells on Windows don't expand globs)."""
+    wheels: list[Path] = []
+    for path in paths:
+        if path.is_dir() and path.suffix != ".whl":  # a directory named *.whl is refused as a bad wheel later
+            found = sorted(path.glob("*.whl"))
+            if not found:
+                raise UsageError(f"{path}: a directory with no *.whl file in it")
+            wheels.extend(found)
+        else:
+            wheels.append(path)
+    return wheels
+
+
 def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
+    args.wheels = _expand_wheel_args(args.wheels)
     if args.no_rules and args.rules:
         raise UsageError("--rules and --no-rules can't be used together")
     options = ShrinkOptions(
@@ -288,12 +363,24 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
         prepare_output_dir(output_dir)
     reports: list[WheelReport] = []
     failed = False
-    if args.check or args.check_cmd:
-        reports = _shrink_with_check(args, options, output_dir, out)
+    has_check = bool(args.check or args.check_cmd)
+    if args.lock and args.save_lock:
+        raise UsageError("--lock replays a lock and --save-lock learns one; use one of them")
+    if args.verify and not (args.lock and has_check):
+        raise UsageError("--verify needs --lock and a check (--check or --check-cmd)")
+    if args.lock and has_check and not args.verify:
+        raise UsageError("with --lock, the check only runs with --verify (a replay makes no check runs)")
+    save_locks = lock_paths_for(args.wheels, args.save_lock) if args.save_lock else []
+    if args.lock:
+        locks = locks_for_wheels(args.wheels, args.lock)
+        verify = _check_options(args) if args.verify else None
+        reports = shrink_with_lock(list(args.wheels), output_dir, options, locks, verify)
+    elif has_check:
+        reports = _shrink_with_check(args, options, output_dir, out, save_locks)
     else:
-        for path in args.wheels:
+        for index, path in enumerate(args.wheels):
             try:
-                report = shrink(path, output_dir, options)
+                report = shrink(path, output_dir, options, save_lock=save_locks[index] if save_locks else None)
             except SlimwheelError as exc:
                 err.print(f"slimwheel: error: {exc.message}", markup=False)
                 failed = True
@@ -320,9 +407,7 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def _shrink_with_check(
-    args: argparse.Namespace, options: ShrinkOptions, output_dir: Path | None, out: Console
-) -> list[WheelReport]:
+def _check_options(args: argparse.Namespace) -> CheckOptions:
     checks = tuple([Check.script(p) for p in args.check] + [Check.command(c) for c in args.check_cmd])
     trial = TrialOptions(
         checks=checks,
@@ -342,13 +427,20 @@ def _shrink_with_check(
         with_wheels=tuple(args.with_wheel),
         **({"cache_dir": args.cache_dir} if args.cache_dir else {}),
     )
+    return check_options
+
+
+def _shrink_with_check(
+    args: argparse.Namespace, options: ShrinkOptions, output_dir: Path | None, out: Console, save_locks: list[Path]
+) -> list[WheelReport]:
+    check_options = _check_options(args)
     status = Text("preparing the check environment …")
     with Live(status, console=out, transient=True, refresh_per_second=4, redirect_stdout=False) as live:
 
         def progress(event: TrialEvent) -> None:
             live.update(Text(progress_line(event)))
 
-        reports = shrink_with_check(list(args.wheels), output_dir, options, check_options, progress)
+        reports = shrink_with_check(list(args.wheels), output_dir, options, check_options, progress, save_locks)
     if any(r.check is not None and r.check.interrupted for r in reports):
         out.print(
             "interrupted: the best verified result so far was written; run the same command with --resume "
@@ -367,6 +459,91 @@ def _write_json(path: Path, data: object) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"can't write JSON report {path}: {exc.strerror or exc}") from None
+
+
+def _build(args: argparse.Namespace, out: Console, err: Console) -> int:
+    platforms = None if not args.platform or "all" in args.platform else tuple(args.platform)
+    defaults = args.project or find_project_defaults(Path.cwd())
+    recipes = [load_recipe(path, project_defaults=defaults) for path in args.recipes]
+    prepare_output_dir(args.wheel_dir)
+    options = BuildOptions(
+        output_dir=args.wheel_dir,
+        platforms=platforms,
+        python_version=args.python_version,
+        cache_dir=args.cache_dir,
+        relearn=args.relearn,
+        verify=args.verify,
+        jobs=args.jobs,
+    )
+    status = Text("starting …")
+    with Live(status, console=out, transient=True, refresh_per_second=4, redirect_stdout=False) as live:
+        results = build(recipes, options, lambda line: live.update(Text(line)))
+    if not args.quiet:
+        for result in results:
+            if result.report is not None:
+                for r in renderables(result.report):
+                    out.print(r)
+                out.print()
+    out.print(build_table(results))
+    for result in results:
+        if result.error:
+            err.print(f"slimwheel: error: {result.recipe} [{result.platform}]: {result.error}", markup=False)
+    if args.json:
+        _write_json(args.json, build_json(results))
+    if any(r.error for r in results):
+        return int(ExitCode.BAD_INPUT)
+    if any(r.over_budget for r in results):
+        return int(ExitCode.OVER_BUDGET)
+    return 0
+
+
+def build_table(results: Sequence[PlatformBuild]) -> Table:
+    """One row per recipe and platform: sizes before/after, the budget, how it was shrunk."""
+    table = Table(title="slimwheel build", title_justify="left")
+    for column, justify in (
+        ("recipe", "left"),
+        ("platform", "left"),
+        ("before", "right"),
+        ("after", "right"),
+        ("budget", "right"),
+        ("how", "left"),
+        ("notes", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        report = r.report
+        budget = human_size(r.budget) if r.budget is not None else "—"
+        if report is None:
+            table.add_row(r.recipe, r.platform, "—", "—", budget, "[red]failed[/]", r.error or "")
+            continue
+        after = human_size(report.after.archive)
+        if r.budget is not None:
+            after = f"[red]{after} OVER[/]" if r.over_budget else f"[green]{after}[/]"
+        how = {"check": "check (lock learned)", "lock": "lock replayed", "rules": "rules only"}[r.mode]
+        notes = r.note
+        if report.lock is not None and report.lock.action == "replayed":
+            notes = f"{report.lock.coverage:.0%} of the lock mapped; {notes}".rstrip("; ")
+        table.add_row(r.recipe, r.platform, human_size(report.before.archive), after, budget, how, notes)
+    return table
+
+
+def build_json(results: Sequence[PlatformBuild]) -> dict[str, object]:
+    return {
+        "schema_version": 1,
+        "builds": [
+            {
+                "recipe": r.recipe,
+                "platform": r.platform,
+                "mode": r.mode,
+                "budget": r.budget,
+                "over_budget": r.over_budget,
+                "note": r.note,
+                "error": r.error,
+                "report": to_json([r.report])["wheels"][0] if r.report is not None else None,  # type: ignore[index]
+            }
+            for r in results
+        ],
+    }
 
 
 def _rules(out: Console) -> int:

@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     FAILURE = 1  # an unexpected internal error: a bug in slimwheel
     BAD_INPUT = 2  # bad command line, bad input wheel, unusable output directory
     OVER_BUDGET = 3  # a --max-size / --max-total-size budget is exceeded
+    CHECK_FAILED = 4  # --verify: the check fails on the result of a lock replay (nothing written)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -43,3 +44,9 @@ class UsageError(SlimwheelError):
 
 class OutputError(SlimwheelError):
     """The output location can't be used (unwritable, same as the input, ...)."""
+
+
+class VerifyFailed(SlimwheelError):
+    """The check failed on the result of a lock replay (``--verify``); nothing was written."""
+
+    exit_code = ExitCode.CHECK_FAILED

@@ -96,6 +96,25 @@ class CheckSummary:
         return sum(self.runs.values())
 
 
+@dataclass(frozen=True)
+class LockSummary:
+    """A lock saved (``--save-lock``) or replayed (``--lock``) for this wheel."""
+
+    file: str
+    action: str  # "saved" or "replayed"
+    learned_on: str  # the wheel file the lock was learned on
+    mapped: int = 0  # removals (and stub-replaced files) of the lock found in this wheel
+    total: int = 0
+    unmapped: list[str] = field(default_factory=list)  # lock paths with no (or an ambiguous) counterpart: kept
+    unknown: list[str] = field(default_factory=list)  # this wheel's paths the lock doesn't know: kept
+    verified: bool | None = None  # --verify: did the check pass on the result (None: not run)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> float:
+        return self.mapped / self.total if self.total else 1.0
+
+
 @dataclass
 class WheelReport:
     input: str
@@ -111,6 +130,7 @@ class WheelReport:
     seconds: float = 0.0
     budget: int | None = None
     check: CheckSummary | None = None
+    lock: LockSummary | None = None
 
     @property
     def over_budget(self) -> bool:
@@ -148,6 +168,7 @@ def to_json(reports: Sequence[WheelReport], *, total_budget: int | None = None) 
                     "interrupted": r.check.interrupted,
                     "notes": r.check.notes,
                 },
+                "lock": None if r.lock is None else {**asdict(r.lock), "coverage": round(r.lock.coverage, 4)},
             }
         )
     before = sum((r.before.archive for r in reports), 0)
@@ -242,6 +263,8 @@ def renderables(report: WheelReport, *, top: int = 12) -> list[RenderableType]:
             out.append(Text(f"  stubbed (raises ImportError naming slimwheel if used): {stub}", style="cyan"))
         for note in c.notes:
             out.append(Text(f"  note: {note}", style="yellow"))
+    if report.lock is not None:
+        out.extend(_lock_lines(report.lock))
     for ep in report.dropped_entry_points:
         out.append(Text(f"  entry point dropped (its module was removed): {ep}", style="yellow"))
     for w in report.warnings:
@@ -324,3 +347,22 @@ def total_renderable(reports: Sequence[WheelReport], total_budget: int | None) -
             )
         )
     return Group(*lines)
+
+
+def _lock_lines(lock: LockSummary, shown: int = 10) -> list[RenderableType]:
+    if lock.action == "saved":
+        return [Text(f"  lock saved to {lock.file} ({lock.total} removals)", style="cyan")]
+    lines: list[RenderableType] = [
+        Text(
+            f"  lock {lock.file} (learned on {lock.learned_on}) replayed: {lock.mapped}/{lock.total} removals "
+            f"mapped ({lock.coverage:.1%}), no check runs"
+            + ("" if lock.verified is None else "; verified by one check run" if lock.verified else "; CHECK FAILED"),
+            style="cyan" if lock.verified is not False else "red",
+        )
+    ]
+    for heading, paths in (("not mapped (kept)", lock.unmapped), ("unknown to the lock (kept)", lock.unknown)):
+        if paths:
+            more = f" … and {len(paths) - shown} more" if len(paths) > shown else ""
+            lines.append(Text(f"  {heading}: {', '.join(paths[:shown])}{more}", style="yellow"))
+    lines.extend(Text(f"  note: {note}", style="yellow") for note in lock.notes)
+    return lines

@@ -6,23 +6,28 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from . import __version__
 from .binaries import StripLevel, StripResult, StripStatus, find_strip_tools, strip_binary
 from .categories import Category
 from .contents import Entry, Limits, Wheel, module_name, read_wheel
-from .errors import OutputError, UsageError
+from .errors import BadWheel, OutputError, UsageError, VerifyFailed
 from .inspection import categorize_entries
+from .lock import Lock, MappedLock, StubRecord, WheelIdentity, map_lock, read_lock, write_lock
 from .plan import Plan, make_plan, refresh_entry_points
 from .records import SIGNATURE_FILES
-from .report import CheckSummary, LeftAlone, Removed, Snapshot, Stripped, WheelReport
+from .report import CheckSummary, LeftAlone, LockSummary, Removed, Snapshot, Stripped, WheelReport
 from .rules import DEFAULT_RULES, Patterns, Rule
 from .sandbox import Check, CheckError, Environment, Sandbox
+from .stubs import stub_source
 from .trace import item_key
-from .trial import Trial, TrialEvent, TrialOptions, TrialResult
+from .trial import Trial, TrialEvent, TrialOptions, TrialResult, package_inits
 from .writer import write_wheel
 
 NATIVE = (Category.NATIVE, Category.VENDORED)
@@ -70,6 +75,8 @@ class Prepared:
     strip_results: dict[str, StripResult]
     warnings: list[str]
     started: float
+    stubs: list[StubRecord] = field(default_factory=list)  # archive paths of stubs the trial kept
+    lock: LockSummary | None = None
 
 
 def prepare(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -> Prepared:
@@ -86,9 +93,37 @@ def prepare(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -
     return Prepared(wheel_path, dest, wheel, categories, plan, entries, strip_results, warnings, started)
 
 
-def shrink(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -> WheelReport:
-    """Slim one wheel into ``output_dir`` (``None``: a dry run that writes nothing) and report what changed."""
-    return finish(prepare(wheel_path, output_dir, options), options)
+def shrink(
+    wheel_path: Path, output_dir: Path | None, options: ShrinkOptions, *, save_lock: Path | None = None
+) -> WheelReport:
+    """Slim one wheel into ``output_dir`` (``None``: a dry run that writes nothing) and report what changed;
+    ``save_lock``: also write what the rules decided as a lock."""
+    p = prepare(wheel_path, output_dir, options)
+    if save_lock is not None:
+        save_learned_lock(p, save_lock, check="")
+    return finish(p, options)
+
+
+def shrink_with_lock(
+    paths: list[Path],
+    output_dir: Path | None,
+    options: ShrinkOptions,
+    locks: Sequence[tuple[Lock, Path]],
+    verify: CheckOptions | None = None,
+) -> list[WheelReport]:
+    """Shrink wheels by rules, then replay a lock on each (``locks[i]`` for ``paths[i]``) with zero check runs;
+    ``verify``: run the check once on the result first, and write nothing if it fails."""
+    prepared = [prepare(path, output_dir, options) for path in paths]
+    for p, (lock, lock_file) in zip(prepared, locks, strict=True):
+        replay_lock(p, lock, lock_file)
+    if verify is not None:
+        failures = verify_with_check(prepared, verify)
+        if failures:
+            raise VerifyFailed(f"--verify: the lock's result fails the check, nothing written: {failures[0]}")
+        for p in prepared:
+            if p.lock is not None:
+                p.lock = replace(p.lock, verified=True)
+    return [finish(p, options) for p in prepared]
 
 
 def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = None) -> WheelReport:
@@ -123,6 +158,7 @@ def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = Non
         seconds=time.perf_counter() - p.started,
         budget=options.budget,
         check=check,
+        lock=p.lock,
     )
 
 
@@ -233,6 +269,7 @@ def shrink_with_check(
     options: ShrinkOptions,
     checks: CheckOptions,
     progress: Callable[[TrialEvent], None] | None = None,
+    save_locks: Sequence[Path | None] = (),
 ) -> list[WheelReport]:
     """Shrink several wheels together: rules and stripping first, then trial deletion against the check
     (so every check run tests the bytes that will ship), then write each wheel."""
@@ -272,6 +309,11 @@ def shrink_with_check(
         )
         result = trial.run()
     summary = _apply_trial(prepared, items, result, checks)
+    if not result.interrupted:  # an interrupted search is not a result worth replaying
+        identity = "; ".join(c.identity() for c in checks.trial.checks)
+        for p, lock_path in zip(prepared, save_locks, strict=False):
+            if lock_path is not None:
+                save_learned_lock(p, lock_path, check=identity)
     return [finish(p, options, summary) for p in prepared]
 
 
@@ -291,11 +333,15 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
         elif key not in result.kept and key not in items.required:
             removals[index][path] = f"not needed by the check ({label})"
     for stub in result.stubs:
+        first = min(stub.replaces)
+        index, sample = items.where[first]
         if stub.stub_key in items.where:
-            continue
-        index, sample = items.where[next(iter(sorted(stub.replaces)))]  # a stub for an extension-only module
-        prefix = sample[: len(sample) - len(next(iter(sorted(stub.replaces))))]
-        added[index].append(Entry(prefix + stub.stub_key, stub.source, 0o644))
+            stub_path = items.where[stub.stub_key][1]
+        else:  # a stub for an extension-only module: a new file beside it
+            stub_path = sample[: len(sample) - len(first)] + stub.stub_key
+            added[index].append(Entry(stub_path, stub.source, 0o644))
+        replaces = tuple(sorted(items.where[k][1] for k in stub.replaces if k in items.where))
+        prepared[index].stubs.append(StubRecord(stub.module, stub_path, replaces))
     for index, p in enumerate(prepared):
         p.plan.remove.update(removals[index])
         refresh_entry_points(p.wheel, p.plan)
@@ -316,3 +362,157 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
         interrupted=result.interrupted,
         notes=result.notes,
     )
+
+
+# ---- locks: what was learned, saved and replayed --------------------------------------------------------------
+
+
+def learned_lock(p: Prepared, check: str, created_by: str) -> Lock:
+    """What shrinking ``p`` decided, as a lock: removals with reasons, stubs, stripped files, everything else kept."""
+    removed = {path: _short_reason(reason) for path, reason in p.plan.remove.items()}
+    stubbed = {path for stub in p.stubs for path in stub.replaces} | {stub.stub_path for stub in p.stubs}
+    stripped = tuple(
+        sorted(
+            path
+            for path, r in p.strip_results.items()
+            if r.status is StripStatus.STRIPPED and path not in removed and path not in stubbed
+        )
+    )
+    listed = set(removed) | stubbed | set(stripped)
+    kept = tuple(sorted(e.path for e in p.wheel.entries if e.path not in listed))
+    return Lock(
+        wheel=WheelIdentity.of(p.path),
+        check=check,
+        removed={path: reason for path, reason in removed.items() if path not in stubbed},
+        stubs=tuple(sorted(p.stubs, key=lambda s: s.module)),
+        stripped=stripped,
+        kept=kept,
+        created_by=created_by,
+    )
+
+
+def save_learned_lock(p: Prepared, path: Path, *, check: str) -> None:
+    lock = learned_lock(p, check, f"slimwheel {__version__}")
+    write_lock(path, lock)
+    p.lock = LockSummary(
+        file=str(path),
+        action="saved",
+        learned_on=p.path.name,
+        total=len(lock.removed) + sum(len(s.replaces) for s in lock.stubs),
+    )
+
+
+def _short_reason(reason: str) -> str:
+    return reason.split(" (", 1)[0] if reason.startswith("stubbed:") else reason
+
+
+def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
+    """Apply a lock (learned on this wheel, or on the same version for another platform tag) to ``p``: its
+    mapped removals and stubs on top of the rules; what did not map is kept and reported. No check runs."""
+    mapped = map_lock(lock, WheelIdentity.of(p.path), [e.path for e in p.wheel.entries])
+    by_path = p.wheel.by_path
+    stubbed: dict[str, bytes] = {}
+    for stub in mapped.stubs:
+        source = stub_source(stub.module, package_name=p.wheel.name)
+        stubbed[stub.stub_path] = source
+        for path in stub.replaces:
+            if path != stub.stub_path and path in by_path and path not in p.plan.remove:
+                p.plan.remove[path] = f"stubbed: {stub.module} (from the lock)"
+    for path, reason in mapped.removed.items():
+        if path in by_path and path not in p.plan.remove and not p.wheel.is_metadata(path):
+            p.plan.remove[path] = f"{reason} (from the lock)"
+    # Never fragile: a package that keeps a file keeps its __init__.py (else it turns namespace and "works").
+    installed = {p.wheel.location(e.path)[1]: e.path for e in p.wheel.entries}
+    kept_installed = [p.wheel.location(e.path)[1] for e in p.wheel.entries if e.path not in p.plan.remove]
+    present = {e.path for e in p.entries}
+    for init in package_inits(kept_installed, installed):
+        path = installed[init]
+        if path in p.plan.remove and path in present and path not in stubbed:
+            p.plan.kept[path] = (
+                f"__init__.py of a package that keeps other files (the lock removed it: {p.plan.remove.pop(path)})"
+            )
+    refresh_entry_points(p.wheel, p.plan)
+    entries = [
+        e.with_data(stubbed.get(e.path, p.plan.replaced.get(e.path, e.data)))
+        if e.path in stubbed or e.path in p.plan.replaced
+        else e
+        for e in p.entries
+        if e.path not in p.plan.remove
+    ]
+    entries += [Entry(path, source, 0o644) for path, source in stubbed.items() if path not in present]
+    for path in stubbed:
+        p.categories.setdefault(path, Category.PYTHON)
+    p.entries = entries
+    p.stubs = list(mapped.stubs)
+    p.lock = LockSummary(
+        file=str(lock_file),
+        action="replayed",
+        learned_on=lock.wheel.filename,
+        mapped=mapped.mapped,
+        total=mapped.total,
+        unmapped=list(mapped.unmapped),
+        unknown=[path for path in mapped.unknown if path not in p.plan.remove],  # the rules may remove them
+        notes=list(mapped.notes),
+    )
+    return mapped
+
+
+def verify_with_check(prepared: list[Prepared], checks: CheckOptions) -> list[str]:
+    """Run each check once on the wheels as they will be written (after a lock replay): the failures, or []."""
+    items = _Items.of(prepared)
+    env = Environment.create(checks.cache_dir, checks.python, checks.requirements, checks.with_wheels)
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="slimwheel-verify-") as work:
+        sandbox = Sandbox(env, Path(work))
+        sandbox.stage(items.data, items.modes)
+        tree = sandbox.tree(items.data)
+        try:
+            for check in checks.trial.checks:
+                result = sandbox.run(tree, check, timeout=checks.trial.timeout or 600.0)
+                if not result.passed:
+                    tail = result.stderr.strip().splitlines() or result.stdout.strip().splitlines() or ["(no output)"]
+                    what = "timed out" if result.timed_out else f"exited {result.returncode}"
+                    failures.append(f"check {check.label} {what}: {tail[-1]}")
+        finally:
+            sandbox.discard(tree)
+    return failures
+
+
+def lock_paths_for(wheels: Sequence[Path], target: Path) -> list[Path]:
+    """Where ``--save-lock PATH`` writes each wheel's lock: PATH itself for one wheel (unless it is a directory),
+    else ``PATH/<project>.lock``."""
+    if len(wheels) == 1 and not target.is_dir() and not str(target).endswith(("/", os.sep)):
+        return [target]
+    names = [_project(w) for w in wheels]
+    if len(set(names)) != len(names):
+        raise UsageError("--save-lock: two wheels of the same project; shrink them separately")
+    return [target / f"{name}.lock" for name in names]
+
+
+def locks_for_wheels(wheels: Sequence[Path], sources: Sequence[Path]) -> list[tuple[Lock, Path]]:
+    """The lock for each wheel among ``sources`` (files, or directories of ``*.lock``), matched by project name;
+    with several locks for one project, the one learned on the same platform tag."""
+    found: list[tuple[Lock, Path]] = []
+    for source in sources:
+        files = sorted(source.glob("*.lock")) if source.is_dir() else [source]
+        found += [(read_lock(f), f) for f in files]
+    chosen: list[tuple[Lock, Path]] = []
+    for wheel in wheels:
+        name = _project(wheel)
+        matching = [(lock, f) for lock, f in found if lock.wheel.name == name]
+        if len(matching) > 1:
+            tag = wheel.name.split("-", 2)[-1].removesuffix(".whl")
+            matching = [(lock, f) for lock, f in matching if tag == lock.wheel.tag] or matching
+        if not matching:
+            raise UsageError(f"no lock for {name} in {', '.join(map(str, sources))}")
+        if len(matching) > 1:
+            raise UsageError(f"several locks for {name}: {', '.join(str(f) for _, f in matching)}; pass one")
+        chosen.append(matching[0])
+    return chosen
+
+
+def _project(wheel: Path) -> str:
+    try:
+        return str(parse_wheel_filename(wheel.name)[0])
+    except InvalidWheelFilename as exc:
+        raise BadWheel(str(wheel), f"not a wheel file name: {exc}") from None

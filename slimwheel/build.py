@@ -1,0 +1,153 @@
+"""Recipes → slim wheels for each platform: fetch or build the wheel, shrink it, hold it to its budget.
+
+For each recipe, the platforms whose wheels can run here go first: there the check runs (trial deletion) and
+the learned result is saved to the recipe's lock. The other platforms (Windows on a Linux machine) replay that
+lock, mapped onto their own file names, on top of the rules — never guessing: what does not map is kept, and
+the report says so. Without a check, or without a lock for a platform that can't run here, only the rules apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
+
+from .errors import SlimwheelError
+from .fetch import obtain, wheel_runs_here
+from .lock import Lock, read_lock
+from .recipe import PlatformRecipe, Recipe
+from .report import WheelReport
+from .sandbox import Check
+from .shrink import CheckOptions, ShrinkOptions, default_cache_dir, shrink, shrink_with_check, shrink_with_lock
+from .trial import TrialEvent, TrialOptions, default_jobs
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    output_dir: Path
+    platforms: tuple[str, ...] | None = None  # None: every platform each recipe lists
+    python_version: str | None = None  # None: each recipe's own
+    cache_dir: Path | None = None  # downloads, builds, check environments (default: slimwheel's cache)
+    relearn: bool = False  # run the check even when a lock for this version exists
+    verify: bool = False  # after replaying a lock on a platform that runs here, run the check once
+    jobs: int | None = None
+
+
+@dataclass
+class PlatformBuild:
+    """The outcome for one recipe on one platform."""
+
+    recipe: str
+    platform: str
+    mode: str  # "check", "lock", "rules" or "failed"
+    budget: int | None
+    report: WheelReport | None = None
+    note: str = ""
+    error: str | None = None
+
+    @property
+    def over_budget(self) -> bool:
+        return self.report is not None and self.report.over_budget
+
+
+Progress = Callable[[str], None]
+
+
+def build(recipes: Sequence[Recipe], options: BuildOptions, progress: Progress | None = None) -> list[PlatformBuild]:
+    """Build every recipe for its platforms (or ``options.platforms``); failures are reported, not raised."""
+    cache = options.cache_dir or default_cache_dir()
+    results: list[PlatformBuild] = []
+    for recipe in recipes:
+        fetched: list[tuple[PlatformRecipe, Path | None, str | None]] = []
+        for platform in options.platforms or recipe.platforms:
+            try:
+                pr = recipe.for_platform(platform, options.python_version)
+            except SlimwheelError as exc:
+                results.append(PlatformBuild(recipe.name, platform, "failed", None, error=exc.message))
+                continue
+            if progress:
+                progress(f"{recipe.name} [{pr.platform}]: getting the wheel")
+            try:
+                fetched.append((pr, obtain(pr, cache / "wheels" / pr.platform), None))
+            except SlimwheelError as exc:
+                fetched.append((pr, None, exc.message))
+        # Platforms that run here first: they learn the lock the others replay.
+        fetched.sort(key=lambda f: not (f[1] is not None and wheel_runs_here(f[1])))
+        for pr, wheel, error in fetched:
+            if wheel is None:
+                results.append(PlatformBuild(recipe.name, pr.platform, "failed", pr.max_size, error=error))
+                continue
+            if progress:
+                progress(f"{recipe.name} [{pr.platform}]: shrinking {wheel.name}")
+            try:
+                results.append(_build_one(pr, wheel, options, cache, progress))
+            except SlimwheelError as exc:
+                results.append(PlatformBuild(recipe.name, pr.platform, "failed", pr.max_size, error=exc.message))
+    return results
+
+
+def _build_one(
+    pr: PlatformRecipe, wheel: Path, options: BuildOptions, cache: Path, progress: Progress | None
+) -> PlatformBuild:
+    shrink_options = shrink_options_of(pr, options.jobs)
+    out = options.output_dir
+    runs_here = wheel_runs_here(wheel)
+    has_check = pr.has_check
+    lock = _usable_lock(pr, wheel)
+    result = PlatformBuild(pr.recipe, pr.platform, "rules", pr.max_size)
+    if has_check and runs_here and (options.relearn or lock is None):
+        checks = check_options_of(pr, cache, options.jobs)
+
+        def on_event(event: TrialEvent) -> None:
+            if progress:
+                progress(f"{pr.recipe} [{pr.platform}]: {event.phase}, {event.runs} check runs")
+
+        (report,) = shrink_with_check(
+            [wheel], out, shrink_options, checks, on_event, save_locks=[pr.lock] if pr.lock else []
+        )
+        result.mode, result.report = "check", report
+        if pr.lock is None:
+            result.note = "no lock file in the recipe: the learned result was not saved for other platforms"
+    elif lock is not None and pr.lock is not None:
+        verify = check_options_of(pr, cache, options.jobs) if options.verify and has_check and runs_here else None
+        (report,) = shrink_with_lock([wheel], out, shrink_options, [(lock, pr.lock)], verify)
+        result.mode, result.report = "lock", report
+        if has_check and not runs_here:
+            result.note = "wheels for this platform can't run here: shrunk by rules and the lock, never by guessing"
+    else:
+        result.report = shrink(wheel, out, shrink_options)
+        if has_check and not runs_here:
+            result.note = "can't run the check here and there is no lock for this version yet: rules only"
+        elif not has_check:
+            result.note = "the recipe has no check: rules and stripping only"
+    return result
+
+
+def _usable_lock(pr: PlatformRecipe, wheel: Path) -> Lock | None:
+    """The recipe's lock if it exists and was learned on this project version (else it is relearned or unused)."""
+    if pr.lock is None or not pr.lock.exists():
+        return None
+    lock = read_lock(pr.lock)
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    return lock if lock.wheel.name == name and lock.wheel.version == str(version) else None
+
+
+def shrink_options_of(pr: PlatformRecipe, jobs: int | None) -> ShrinkOptions:
+    return ShrinkOptions(
+        rules=pr.rules,
+        patterns=pr.patterns,
+        strip=pr.strip,
+        compress_level=pr.compress_level,
+        jobs=jobs,
+        budget=pr.max_size,
+    )
+
+
+def check_options_of(pr: PlatformRecipe, cache: Path, jobs: int | None) -> CheckOptions:
+    checks = tuple([Check.script(p) for p in pr.check_scripts] + [Check.command(c) for c in pr.check_commands])
+    trial = TrialOptions(checks=checks, same_output=pr.same_output, jobs=jobs or default_jobs(), stubs=pr.stubs)
+    return CheckOptions(
+        trial=trial, requirements=tuple(pr.requirements), with_wheels=tuple(pr.with_wheels), cache_dir=cache
+    )
