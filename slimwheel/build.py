@@ -109,19 +109,19 @@ def _build_one(
         )
         result.mode, result.report = "check", report
         if pr.lock is None:
-            result.note = "no lock file in the recipe: the learned result was not saved for other platforms"
+            result.note = "no lock in the recipe: not saved"
     elif lock is not None and pr.lock is not None:
         verify = check_options_of(pr, cache, options.jobs) if options.verify and has_check and runs_here else None
         (report,) = shrink_with_lock([wheel], out, shrink_options, [(lock, pr.lock)], verify)
         result.mode, result.report = "lock", report
         if has_check and not runs_here:
-            result.note = "wheels for this platform can't run here: shrunk by rules and the lock, never by guessing"
+            result.note = "can't run here"
     else:
         result.report = shrink(wheel, out, shrink_options)
         if has_check and not runs_here:
-            result.note = "can't run the check here and there is no lock for this version yet: rules only"
+            result.note = "can't run here, no lock yet"
         elif not has_check:
-            result.note = "the recipe has no check: rules and stripping only"
+            result.note = "no check in the recipe"
     return result
 
 

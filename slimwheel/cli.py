@@ -499,7 +499,13 @@ def _build(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def build_table(results: Sequence[PlatformBuild]) -> Table:
     """One row per recipe and platform: sizes before/after, the budget, how it was shrunk."""
-    table = Table(title="slimwheel build", title_justify="left")
+    table = Table(
+        title="slimwheel build",
+        title_justify="left",
+        caption="check: trial deletion ran here and saved the lock · lock: the lock replayed with no check runs, "
+        "what didn't map kept (never guessed) · rules: rules and stripping only",
+        caption_justify="left",
+    )
     for column, justify in (
         ("recipe", "left"),
         ("platform", "left"),
@@ -523,6 +529,8 @@ def build_table(results: Sequence[PlatformBuild]) -> Table:
         notes = r.note
         if report.lock is not None and report.lock.action == "replayed":
             notes = f"{report.lock.coverage:.0%} of the lock mapped; {notes}".rstrip("; ")
+        if report.check is not None:
+            notes = f"{report.check.total_runs} check runs; {notes}".rstrip("; ")
         table.add_row(r.recipe, r.platform, human_size(report.before.archive), after, budget, how, notes)
     return table
 

@@ -394,12 +394,8 @@ def learned_lock(p: Prepared, check: str, created_by: str) -> Lock:
 def save_learned_lock(p: Prepared, path: Path, *, check: str) -> None:
     lock = learned_lock(p, check, f"slimwheel {__version__}")
     write_lock(path, lock)
-    p.lock = LockSummary(
-        file=str(path),
-        action="saved",
-        learned_on=p.path.name,
-        total=len(lock.removed) + sum(len(s.replaces) for s in lock.stubs),
-    )
+    removals = len(lock.removed) + sum(len(s.replaces) for s in lock.stubs)
+    p.lock = LockSummary(file=str(path), action="saved", learned_on=p.path.name, mapped=removals, total=removals)
 
 
 def _short_reason(reason: str) -> str:

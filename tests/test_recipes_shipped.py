@@ -1,0 +1,146 @@
+"""The recipes shipped in recipes/: each one loads, its lock fits it, and each one is built for every platform
+that can be fetched — the Linux wheels verified by one run of the recipe's check, the Windows wheels shrunk by
+the rules and the lock learned on Linux, and every output a valid wheel within the recipe's budget."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import wheelcache
+from packaging.specifiers import SpecifierSet
+from wheelcache import RealWheel
+
+from slimwheel.build import BuildOptions, PlatformBuild, build, check_options_of, shrink_options_of
+from slimwheel.lock import read_lock
+from slimwheel.recipe import LocalWheel, ProjectSpec, SourceBuild, load_recipe
+from slimwheel.shrink import shrink_with_lock
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPES = sorted((REPO / "recipes").glob("*.toml"))
+MB = 1_000_000
+
+# The wheels each fetchable recipe downloads, from the tests' wheel cache (pip reuses a wheel already in place).
+CACHED: dict[str, dict[str, RealWheel]] = {
+    "numpy": {
+        "linux_x86_64": wheelcache.NUMPY_LINUX,
+        "win_amd64": wheelcache.NUMPY_WIN64,
+        "win32": wheelcache.NUMPY_WIN32,
+    },
+    "onnxruntime": {"linux_x86_64": wheelcache.ONNXRUNTIME_LINUX, "win_amd64": wheelcache.ONNXRUNTIME_WIN64},
+    "scipy": {"linux_x86_64": wheelcache.SCIPY_LINUX, "win_amd64": RealWheel("scipy", "1.17.1", "win_amd64")},
+}
+TORCH_WHEEL = Path(
+    os.environ.get("SLIMWHEEL_TEST_TORCH", "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
+)
+
+
+def test_recipes_are_shipped() -> None:
+    names = {p.stem for p in RECIPES}
+    assert {"numpy", "onnxruntime", "scipy", "torch-cpu"} <= names
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_loads_and_resolves_for_every_platform(path: Path) -> None:
+    recipe = load_recipe(path)
+    assert recipe.platforms
+    for platform in recipe.platforms:
+        pr = recipe.for_platform(platform)  # raises if a check script, wheel or sdist is missing
+        assert pr.max_size is not None, f"{path.name} [{platform}] has no size budget"
+        assert all(script.is_file() for script in pr.check_scripts)
+        if pr.lock is not None and pr.lock.exists():
+            lock = read_lock(pr.lock)
+            package = pr.package
+            if isinstance(package, ProjectSpec):
+                assert lock.wheel.name == package.project.lower().replace("_", "-")
+                assert SpecifierSet(package.specifier).contains(lock.wheel.version, prereleases=True)
+        if isinstance(pr.package, SourceBuild | LocalWheel):
+            continue
+
+
+@pytest.fixture(scope="module")
+def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A build cache whose download folders already hold the tests' cached wheels (hard links)."""
+    cache = tmp_path_factory.mktemp("build-cache")
+    for platforms in CACHED.values():
+        for platform, spec in platforms.items():
+            folder = cache / "wheels" / platform
+            folder.mkdir(parents=True, exist_ok=True)
+            source = wheelcache.fetch(spec)
+            target = folder / source.name
+            if not target.exists():
+                os.link(source, target)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def built(build_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], list[PlatformBuild]]:
+    results: dict[str, list[PlatformBuild]] = {}
+
+    def get(name: str) -> list[PlatformBuild]:
+        if name not in results:
+            out = tmp_path_factory.mktemp(f"built-{name}")
+            options = BuildOptions(output_dir=out, cache_dir=build_cache, verify=True)
+            results[name] = build([load_recipe(REPO / "recipes" / f"{name}.toml")], options)
+        return results[name]
+
+    return get
+
+
+@pytest.mark.realwheel
+@pytest.mark.parametrize("name", sorted(CACHED))
+def test_recipe_builds_every_platform_within_budget(
+    name: str, built: Callable[[str], list[PlatformBuild]], record_property: Callable[[str, object], None]
+) -> None:
+    results = built(name)
+    assert next(r.platform for r in results) == "linux_x86_64"  # the platform that can run the check goes first
+    assert {r.platform for r in results} == set(CACHED[name])
+    summary = []
+    for r in results:
+        assert r.error is None, f"{r.platform}: {r.error}"
+        assert r.report is not None and r.report.output is not None
+        lock = r.report.lock
+        # The committed lock is up to date: every platform replays it with no trial deletion.
+        assert r.mode == "lock" and lock is not None and r.report.check is None, (r.platform, r.mode)
+        assert lock.coverage >= 0.95, (r.platform, lock.coverage, lock.unmapped)
+        if r.platform == "linux_x86_64":
+            assert lock.verified is True  # --verify: the recipe's check passed once on the result
+        else:
+            assert lock.verified is None and r.note == "can't run here"
+        assert not r.over_budget, f"{r.platform}: {r.report.after.archive} > {r.budget}"
+        unpacked = subprocess.run(
+            [sys.executable, "-m", "wheel", "unpack", "-d", str(Path(r.report.output).parent / "u"), r.report.output],
+            capture_output=True,
+            text=True,
+        )
+        assert unpacked.returncode == 0, unpacked.stderr
+        summary.append(
+            f"{r.platform} {r.report.before.archive / MB:.2f} -> {r.report.after.archive / MB:.2f} MB "
+            f"(budget {r.budget / MB if r.budget else 0:.1f}, lock {lock.coverage:.1%})"
+        )
+    record_property("slimwheel-numbers", f"recipe {name}: " + "; ".join(summary))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TORCH_WHEEL.is_file(), reason="torch 2.13.0+cpu wheel not available locally")
+def test_torch_recipe_lock_replays_on_the_local_wheel(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """torch's CPU wheels live on PyTorch's index (190 MB): the recipe's lock is replayed on a local copy."""
+    pr = load_recipe(REPO / "recipes" / "torch-cpu.toml").for_platform("linux_x86_64")
+    assert pr.lock is not None
+    lock = read_lock(pr.lock)
+    (report,) = shrink_with_lock([TORCH_WHEEL], tmp_path, shrink_options_of(pr, None), [(lock, pr.lock)])
+    assert report.lock is not None and report.lock.coverage == 1.0
+    assert report.after.archive <= (pr.max_size or 0)
+    assert report.after.total.installed <= 400 * MB
+    assert check_options_of(pr, tmp_path / "cache", None).trial.checks  # the check is there for --verify
+    record_property(
+        "slimwheel-numbers",
+        f"recipe torch-cpu (lock replay): {report.before.archive / MB:.1f} -> {report.after.archive / MB:.1f} MB, "
+        f"installed {report.before.total.installed / MB:.0f} -> {report.after.total.installed / MB:.0f} MB",
+    )
