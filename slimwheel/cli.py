@@ -358,9 +358,6 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
     names = [p.name for p in args.wheels]
     if len(set(names)) != len(names):
         raise UsageError("two inputs have the same file name; their outputs would collide")
-    output_dir = None if args.dry_run else args.wheel_dir
-    if output_dir is not None:
-        prepare_output_dir(output_dir)
     reports: list[WheelReport] = []
     failed = False
     has_check = bool(args.check or args.check_cmd)
@@ -371,8 +368,11 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.lock and has_check and not args.verify:
         raise UsageError("with --lock, the check only runs with --verify (a replay makes no check runs)")
     save_locks = lock_paths_for(args.wheels, args.save_lock) if args.save_lock else []
+    locks = locks_for_wheels(args.wheels, args.lock) if args.lock else []
+    output_dir = None if args.dry_run else args.wheel_dir
+    if output_dir is not None:  # only once the options and locks are known to be usable
+        prepare_output_dir(output_dir)
     if args.lock:
-        locks = locks_for_wheels(args.wheels, args.lock)
         verify = _check_options(args) if args.verify else None
         reports = shrink_with_lock(list(args.wheels), output_dir, options, locks, verify)
     elif has_check:

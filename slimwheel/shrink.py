@@ -275,11 +275,7 @@ def shrink_with_check(
     (so every check run tests the bytes that will ship), then write each wheel."""
     prepared = [prepare(path, output_dir, options) for path in paths]
     items = _Items.of(prepared)
-    env = Environment.create(checks.cache_dir, checks.python, checks.requirements, checks.with_wheels)
-    supported = env.tags()
-    for p in prepared:
-        if not {str(t) for t in p.wheel.tags} & supported:
-            raise CheckError(f"{p.wheel.filename} does not fit the check's interpreter {env.python}; use --python")
+    env = _check_environment(prepared, checks)
     identity = items.identity(checks, env)
     with tempfile.TemporaryDirectory(prefix="slimwheel-trial-") as work:
         sandbox = Sandbox(env, Path(work))
@@ -315,6 +311,16 @@ def shrink_with_check(
             if lock_path is not None:
                 save_learned_lock(p, lock_path, check=identity)
     return [finish(p, options, summary) for p in prepared]
+
+
+def _check_environment(prepared: list[Prepared], checks: CheckOptions) -> Environment:
+    """The check's environment, once every wheel is known to fit its interpreter."""
+    env = Environment.create(checks.cache_dir, checks.python, checks.requirements, checks.with_wheels)
+    supported = env.tags()
+    for p in prepared:
+        if not {str(t) for t in p.wheel.tags} & supported:
+            raise CheckError(f"{p.wheel.filename} does not fit the check's interpreter {env.python}; use --python")
+    return env
 
 
 def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, checks: CheckOptions) -> CheckSummary:
@@ -456,7 +462,7 @@ def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
 def verify_with_check(prepared: list[Prepared], checks: CheckOptions) -> list[str]:
     """Run each check once on the wheels as they will be written (after a lock replay): the failures, or []."""
     items = _Items.of(prepared)
-    env = Environment.create(checks.cache_dir, checks.python, checks.requirements, checks.with_wheels)
+    env = _check_environment(prepared, checks)
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="slimwheel-verify-") as work:
         sandbox = Sandbox(env, Path(work))
@@ -494,11 +500,13 @@ def locks_for_wheels(wheels: Sequence[Path], sources: Sequence[Path]) -> list[tu
         found += [(read_lock(f), f) for f in files]
     chosen: list[tuple[Lock, Path]] = []
     for wheel in wheels:
-        name = _project(wheel)
+        name, version = _wheel_name(wheel)
         matching = [(lock, f) for lock, f in found if lock.wheel.name == name]
+        if len(matching) > 1:  # prefer the same version, then the same platform tag
+            matching = [(lock, f) for lock, f in matching if lock.wheel.version == version] or matching
         if len(matching) > 1:
-            tag = wheel.name.split("-", 2)[-1].removesuffix(".whl")
-            matching = [(lock, f) for lock, f in matching if tag == lock.wheel.tag] or matching
+            tag = wheel.name.removesuffix(".whl").split("-")[-3:]
+            matching = [(lock, f) for lock, f in matching if lock.wheel.tag == "-".join(tag)] or matching
         if not matching:
             raise UsageError(f"no lock for {name} in {', '.join(map(str, sources))}")
         if len(matching) > 1:
@@ -508,7 +516,13 @@ def locks_for_wheels(wheels: Sequence[Path], sources: Sequence[Path]) -> list[tu
 
 
 def _project(wheel: Path) -> str:
+    return _wheel_name(wheel)[0]
+
+
+def _wheel_name(wheel: Path) -> tuple[str, str]:
+    """Project and version of a wheel's file name."""
     try:
-        return str(parse_wheel_filename(wheel.name)[0])
+        name, version, _, _ = parse_wheel_filename(wheel.name)
     except InvalidWheelFilename as exc:
         raise BadWheel(str(wheel), f"not a wheel file name: {exc}") from None
+    return str(name), str(version)
