@@ -143,7 +143,8 @@ class Trial:
         self.notes: list[str] = []
         self._failures: dict[str, str] = {}  # candidate key → what its failing run printed
         self._reducer: Reducer | None = None  # the search running now, for the ETA
-        self._imports: ImportGraph | None = None  # built on first use (blind reduction only)
+        self._imports: ImportGraph | None = None  # built before blind reduction starts (in this thread: ast.parse
+        # from several threads at once trips CPython 3.11's "AST constructor recursion depth mismatch")
         self._run_seconds: list[float] = []  # wall time of each check run, for the ETA
         self.calls: frozenset[tuple[str, str]] | None = None  # (callee, caller) item keys, from the traced run
         self.touched: frozenset[str] = frozenset()  # item keys the traced run touched
@@ -172,9 +173,7 @@ class Trial:
         above them and, during blind reduction, the static import closure of the kept Python files (what they
         import at import time would only fail the run: the search needn't spend runs learning it)."""
         kept = set(kept) | self.required
-        if self.phase == "reduce":
-            if self._imports is None:
-                self._imports = ImportGraph(self.items)
+        if self.phase == "reduce" and self._imports is not None:
             kept = set(self._imports.closure(kept))
         return frozenset(kept | package_inits(kept, self.items))
 
@@ -382,6 +381,7 @@ class Trial:
         try:
             start = self.traced_start(reducer) if self.options.trace else None
             if start is None:
+                self._imports = ImportGraph(self.items)
                 self.phase = "reduce"
                 start = reducer.reduce_hierarchical()
             kept = self.files_for(start)
