@@ -1,0 +1,154 @@
+"""`slimwheel build` end to end on a recipe the test writes: learn the lock where the check runs, replay it on a
+platform that can't run here, hold budgets (exit 3), report failures per platform (exit 2), JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from synth import SynthWheel, native_tag
+
+PACKAGE = {
+    "calc/__init__.py": b"from . import core\n",
+    "calc/core.py": b"def add(a, b):\n    return a + b\n",
+    "calc/unused.py": b"UNUSED = 1\n",
+    "calc/data/big.bin": bytes(range(256)) * 400,
+    "calc/tests/test_core.py": b"def test_add():\n    pass\n",
+}
+CHECK = "import calc\nassert calc.core.add(2, 3) == 5\nprint('ok')\n"
+
+
+def make_wheel(directory: Path, tag: str, extra: dict[str, bytes] | None = None) -> Path:
+    wheel = SynthWheel(name="calc", version="1.0")
+    wheel.files = {**PACKAGE, **(extra or {})}
+    wheel.tag = tag
+    wheel.purelib = tag == "py3-none-any"
+    return wheel.build(directory)
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    """A recipe for calc 1.0: a Linux (this machine's tag) and a win_amd64 wheel, a check and a lock path."""
+    root = tmp_path / "proj"
+    (root / "checks").mkdir(parents=True)
+    (root / "checks" / "calc_check.py").write_text(CHECK)
+    linux = make_wheel(root / "wheels", native_tag())
+    windows = make_wheel(root / "wheels", "cp311-cp311-win_amd64", {"calc/win_only.py": b"W = 1\n"})
+    (root / "calc.toml").write_text(
+        textwrap.dedent(f"""\
+            name = "calc"
+            platforms = ["linux_x86_64", "win_amd64"]
+
+            [package]
+            wheel = "wheels/{linux.name}"
+
+            [shrink]
+            max-size = "50 kB"
+
+            [check]
+            scripts = ["checks/calc_check.py"]
+            lock = "locks/calc.lock"
+
+            [platform.win_amd64.package]
+            wheel = "wheels/{windows.name}"
+            """)
+    )
+    return root
+
+
+def slimwheel(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slimwheel", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
+
+
+def builds(report: Path) -> dict[str, dict[str, object]]:
+    data = json.loads(report.read_text())
+    assert data["schema_version"] == 1
+    return {b["platform"]: b for b in data["builds"]}
+
+
+def test_learn_on_linux_then_replay_everywhere(project: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = slimwheel("build", "calc.toml", "-w", "out", "--json", "b1.json", "--cache-dir", cache, cwd=project)
+    assert first.returncode == 0, first.stderr
+    result = builds(project / "b1.json")
+    linux, windows = result["linux_x86_64"], result["win_amd64"]
+    assert linux["mode"] == "check" and windows["mode"] == "lock"
+    assert (project / "locks" / "calc.lock").is_file()
+    assert windows["note"] == "can't run here"
+    lock = windows["report"]["lock"]  # type: ignore[index]
+    assert lock["coverage"] == 1.0 and lock["unknown"] == ["calc/win_only.py"]  # kept, not guessed
+    for name in ("calc/unused.py", "calc/data/big.bin"):  # learned on Linux, removed on Windows too
+        assert any(r["path"] == name for r in windows["report"]["removed"])  # type: ignore[index]
+    assert "slimwheel build" in first.stdout and "lock replayed" in first.stdout
+
+    # The lock is up to date now: a second build replays it everywhere, with no check runs at all.
+    second = slimwheel("build", "calc.toml", "-w", "out2", "--json", "b2.json", "--cache-dir", cache, cwd=project)
+    assert second.returncode == 0, second.stderr
+    again = builds(project / "b2.json")
+    assert {b["mode"] for b in again.values()} == {"lock"}
+    assert all(b["report"]["check"] is None for b in again.values())  # type: ignore[index]
+    for platform in ("linux_x86_64", "win_amd64"):  # the same bytes as the first build
+        (wheel,) = [Path(p) for p in [result[platform]["report"]["output"]]]  # type: ignore[index]
+        assert (project / "out2" / wheel.name).read_bytes() == (project / wheel).read_bytes()
+
+    # --relearn runs the check again where it can run.
+    third = slimwheel(
+        "build", "calc.toml", "--platform", "linux_x86_64", "-w", "out3", "--relearn", "--json", "b3.json",
+        "--cache-dir", cache, cwd=project,
+    )  # fmt: skip
+    assert third.returncode == 0, third.stderr
+    assert builds(project / "b3.json")["linux_x86_64"]["mode"] == "check"
+
+
+def test_broken_budget_exits_3_and_keeps_the_wheels(project: Path, tmp_path: Path) -> None:
+    recipe = project / "calc.toml"
+    recipe.write_text(recipe.read_text().replace('max-size = "50 kB"', 'max-size = "1 kB"'))
+    proc = slimwheel("build", recipe, "-w", "out", "--json", "b.json", "--cache-dir", tmp_path / "c", cwd=project)
+    assert proc.returncode == 3, proc.stderr
+    assert "OVER" in proc.stdout
+    assert all(b["over_budget"] for b in builds(project / "b.json").values())
+    assert len(list((project / "out").glob("*.whl"))) == 2
+
+
+def test_a_failing_platform_is_reported_and_the_others_still_build(project: Path, tmp_path: Path) -> None:
+    recipe = project / "calc.toml"
+    text = recipe.read_text()  # a well-formed name of a wheel that isn't there
+    recipe.write_text(text.replace("wheels/calc-1.0-cp311-cp311-win_amd64", "wheels/calc-9.9-cp311-cp311-win_amd64"))
+    proc = slimwheel("build", recipe, "-w", "out", "--json", "b.json", "--cache-dir", tmp_path / "c", cwd=project)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    result = builds(project / "b.json")
+    assert result["linux_x86_64"]["mode"] == "check" and result["linux_x86_64"]["error"] is None
+    assert result["win_amd64"]["mode"] == "failed"
+    error = str(result["win_amd64"]["error"])
+    assert "calc.toml" in error and "calc-9.9" in error
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("slimwheel: error:")]
+    assert len(errors) == 1 and "win_amd64" in errors[0]
+
+
+def test_bad_recipe_is_one_line_naming_file_and_line(project: Path) -> None:
+    recipe = project / "calc.toml"
+    recipe.write_text(recipe.read_text().replace('max-size = "50 kB"', 'max-size = "fifty"'))
+    proc = slimwheel("build", recipe, "-w", "out", cwd=project)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("slimwheel: error:") and "calc.toml:" in line and "max-size" in line
+    assert not (project / "out").exists()
+
+
+def test_project_defaults_come_from_pyproject(project: Path, tmp_path: Path) -> None:
+    """[tool.slimwheel] in the project's pyproject.toml supplies what the recipe leaves out."""
+    recipe = project / "calc.toml"
+    recipe.write_text(recipe.read_text().replace('[shrink]\nmax-size = "50 kB"\n', ""))
+    (project / "pyproject.toml").write_text('[tool.slimwheel.shrink]\nmax-size = "1 kB"\n')
+    proc = slimwheel(
+        "build", recipe, "--platform", "linux_x86_64", "-w", "out", "--json", "b.json", "--cache-dir", tmp_path / "c",
+        cwd=project,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr  # the project's budget applies
+    assert builds(project / "b.json")["linux_x86_64"]["budget"] == 1000
