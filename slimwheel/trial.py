@@ -412,12 +412,7 @@ class Trial:
             return []
         modules = self.startup_modules()
         self._count("stubs")
-        candidates = stub_candidates({k: self.weights[k] for k in kept}, modules, (), protected=())
-        # Skip what can't work: start-up code that takes names from a candidate (the sources that ran, when a
-        # traced run shows them; else every kept source), and candidates whose functions are called from outside.
-        ran = {callee for callee, _ in self.calls} | self.touched if self.calls is not None else kept
-        blocked = blocked_candidates(candidates, {k: self.items[k] for k in kept & ran if k.endswith(".py")})
-        candidates = [c for c in candidates if c.module not in blocked and not self.used_from_outside(c)]
+        candidates = self.workable_stubs(kept, modules)
         if not candidates:
             return []
         by_module = {c.module: c for c in candidates}
@@ -439,6 +434,26 @@ class Trial:
         if not reducer.best_verified:
             return []
         return [c for m, c in by_module.items() if m not in unstubbed]
+
+    def workable_stubs(self, kept: frozenset[str], modules: set[str]) -> list[StubCandidate]:
+        """Stub candidates among ``modules`` (imported at start-up) that might work, without a run.
+
+        Skipped: candidates that start-up code takes names from (the sources that ran, when a traced run shows
+        them; else every kept source) and candidates whose functions are called from outside them. A skipped
+        package is looked into: one of its submodules may still be stubbable (``numpy.linalg`` is imported
+        from, but ``numpy.linalg._umath_linalg`` is only bound by ``numpy.linalg`` itself).
+        """
+        weights = {k: self.weights[k] for k in kept}
+        ran = {callee for callee, _ in self.calls} | self.touched if self.calls is not None else kept
+        sources = {k: self.items[k] for k in kept & ran if k.endswith(".py")}
+        skipped: set[str] = set()
+        while True:
+            candidates = stub_candidates(weights, modules, skipped, protected=())
+            blocked = blocked_candidates(candidates, sources)
+            unworkable = {c.module for c in candidates if c.module in blocked or self.used_from_outside(c)}
+            if not unworkable:
+                return candidates
+            skipped |= unworkable
 
     def used_from_outside(self, candidate: StubCandidate) -> bool:
         """Whether the traced run called a function of the candidate's files from code outside them (the check
