@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 import wheelcache
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from wheelcache import RealWheel
 
 from slimwheel.build import BuildOptions, PlatformBuild, build, check_options_of, shrink_options_of
 from slimwheel.lock import read_lock
-from slimwheel.recipe import LocalWheel, ProjectSpec, SourceBuild, load_recipe
+from slimwheel.recipe import ProjectSpec, SourceBuild, load_recipe
 from slimwheel.shrink import shrink_with_lock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +35,7 @@ CACHED: dict[str, dict[str, RealWheel]] = {
     },
     "onnxruntime": {"linux_x86_64": wheelcache.ONNXRUNTIME_LINUX, "win_amd64": wheelcache.ONNXRUNTIME_WIN64},
     "scipy": {"linux_x86_64": wheelcache.SCIPY_LINUX, "win_amd64": RealWheel("scipy", "1.17.1", "win_amd64")},
+    "tflite-runtime": {"linux_x86_64": RealWheel("tflite-runtime", "2.14.0", "manylinux2014_x86_64")},
 }
 TORCH_WHEEL = Path(
     os.environ.get("SLIMWHEEL_TEST_TORCH", "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
@@ -41,7 +44,7 @@ TORCH_WHEEL = Path(
 
 def test_recipes_are_shipped() -> None:
     names = {p.stem for p in RECIPES}
-    assert {"numpy", "onnxruntime", "scipy", "torch-cpu"} <= names
+    assert {"numpy", "numpy-noblas", "onnxruntime", "scipy", "tflite-runtime", "torch-cpu"} <= names
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
@@ -52,14 +55,16 @@ def test_recipe_loads_and_resolves_for_every_platform(path: Path) -> None:
         pr = recipe.for_platform(platform)  # raises if a check script, wheel or sdist is missing
         assert pr.max_size is not None, f"{path.name} [{platform}] has no size budget"
         assert all(script.is_file() for script in pr.check_scripts)
-        if pr.lock is not None and pr.lock.exists():
+        if pr.lock is not None and pr.lock.exists():  # the committed lock was learned on this recipe's version
             lock = read_lock(pr.lock)
             package = pr.package
             if isinstance(package, ProjectSpec):
-                assert lock.wheel.name == package.project.lower().replace("_", "-")
+                assert lock.wheel.name == canonicalize_name(package.project)
                 assert SpecifierSet(package.specifier).contains(lock.wheel.version, prereleases=True)
-        if isinstance(pr.package, SourceBuild | LocalWheel):
-            continue
+            elif isinstance(package, SourceBuild) and package.requirement:
+                requirement = Requirement(package.requirement)
+                assert lock.wheel.name == canonicalize_name(requirement.name)
+                assert requirement.specifier.contains(lock.wheel.version, prereleases=True)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
 opt = torch.optim.Adam(model.parameters(), lr=0.01)
 loss_fn = nn.MSELoss()
 first = None
-for step in range(200):
+for _step in range(200):
     opt.zero_grad()
     loss = loss_fn(model(x), y)
     if first is None:
