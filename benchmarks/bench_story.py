@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -56,8 +54,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(HERE))
 
 import wheelcache  # noqa: E402  (tests/wheelcache.py: pinned real wheels, downloaded once)
+from machine import machine_info as common_machine_info  # noqa: E402  (benchmarks/machine.py)
 from tflite_model import NUMPY_126_LINUX, TFLITE_RUNTIME_LINUX, build_tflite_model, check_script  # noqa: E402
 
 MB = 1_000_000
@@ -132,20 +132,9 @@ def first_line(cmd: list[str]) -> str:
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     git = ["git", "--no-optional-locks", "-C", str(REPO)]
     return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        **common_machine_info(),
         "gcc": first_line(["gcc", "--version"]),
         "pip": first_line([sys.executable, "-m", "pip", "--version"]).split(" from ")[0],
         "slimwheel_commit": first_line([*git, "rev-parse", "--short", "HEAD"]),

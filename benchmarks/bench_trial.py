@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -58,8 +56,10 @@ REPO = HERE.parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(HERE))
 
 import wheelcache  # noqa: E402  (tests/wheelcache.py: pinned real wheels, downloaded once)
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 from smoke_checks import NUMPY_CHECK, ONNX_CHECK, build_model  # noqa: E402  (tests/smoke_checks.py)
 
 from slimwheel.reduce import Budget, Reducer, classic_ddmin  # noqa: E402
@@ -87,23 +87,6 @@ def median(values: list[float]) -> float:
 
 def mb(n: float) -> str:
     return f"{n / MB:.2f} MB"
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 def names(path: Path) -> set[str]:
