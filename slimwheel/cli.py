@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=9,
         help="DEFLATE level 0-12 (libdeflate; default 9; 10-12 are slower and smaller)",
     )
+    shr.add_argument(
+        "--recompress",
+        action="store_true",
+        help="recompress unchanged files too, at --compress-level (by default their compressed data is copied as is)",
+    )
     shr.add_argument("-j", "--jobs", type=_positive, default=None, help="parallel jobs (default: number of cores)")
     shr.add_argument(
         "--max-size",
@@ -354,6 +359,7 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
         allow_bad_record=args.allow_bad_record,
         limits=_limits(args),
         budget=args.max_size,
+        recompress=args.recompress,
     )
     names = [p.name for p in args.wheels]
     if len(set(names)) != len(names):

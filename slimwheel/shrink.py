@@ -43,6 +43,7 @@ class ShrinkOptions:
     allow_bad_record: bool = False
     limits: Limits = field(default_factory=Limits)
     budget: int | None = None  # --max-size, in bytes
+    recompress: bool = False  # also recompress entries that are copied unchanged by default
 
 
 def output_path(wheel_path: Path, output_dir: Path) -> Path:
@@ -129,7 +130,14 @@ def shrink_with_lock(
 def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = None) -> WheelReport:
     """writer → report."""
     wheel, categories, plan = p.wheel, p.categories, p.plan
-    written = write_wheel(p.entries, wheel.dist_info, p.dest, compress_level=options.compress_level, jobs=options.jobs)
+    written = write_wheel(
+        p.entries,
+        wheel.dist_info,
+        p.dest,
+        compress_level=options.compress_level,
+        jobs=options.jobs,
+        recompress=options.recompress,
+    )
     after_sizes = {m.path: m.size for m in written.members}
     return WheelReport(
         input=str(p.path),

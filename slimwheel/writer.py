@@ -20,7 +20,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -88,11 +88,17 @@ def write_wheel(
     compress_level: int = 9,
     epoch: int | None = None,
     jobs: int | None = None,
+    recompress: bool = False,
 ) -> WrittenWheel:
-    """Write ``entries`` as a canonical wheel at ``dest`` atomically (``dest=None``: measure only, write nothing)."""
+    """Write ``entries`` as a canonical wheel at ``dest`` atomically (``dest=None``: measure only, write nothing).
+
+    Entries read from a wheel and left unchanged keep their DEFLATE stream (copied, not recompressed) unless
+    ``recompress``: then every entry is compressed at ``compress_level``."""
     if not 0 <= compress_level <= MAX_LEVEL:
         raise ValueError(f"compress_level must be 0..{MAX_LEVEL}")
     members = canonical_members(entries, dist_info)
+    if recompress:
+        members = [replace(m, raw=None) if m.raw is not None else m for m in members]
     dos_time, dos_date = _dos_datetime(source_date_epoch() if epoch is None else epoch)
     if dest is None:
         sink = _Counter()

@@ -128,6 +128,16 @@ def test_unchanged_deflate_payload_is_copied_not_recompressed(tmp_path: Path) ->
     smallest = write_wheel(entries([raw.with_data(data)]), DI, None, compress_level=12)
     assert smallest.compressed_sizes["demo/copied.txt"] <= changed.compressed_sizes["demo/copied.txt"]
     assert changed.path is None and changed.size > 0
+    # --recompress: the unchanged entry is compressed again at the level asked for, and reads back the same
+    (tmp_path / "re").mkdir()
+    again = write_wheel(
+        entries([raw]), DI, tmp_path / "re" / "demo-1.0-py3-none-any.whl", compress_level=9, recompress=True
+    )
+    assert again is not None and again.path is not None
+    assert again.compressed_sizes["demo/copied.txt"] == changed.compressed_sizes["demo/copied.txt"]
+    with zipfile.ZipFile(again.path) as zf:
+        assert zf.read("demo/copied.txt") == data
+    unpack_ok(again.path, tmp_path)
 
 
 def test_zip64_structures_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
