@@ -19,7 +19,7 @@ from .fetch import obtain, wheel_runs_here
 from .lock import Lock, read_lock
 from .recipe import PlatformRecipe, Recipe
 from .report import WheelReport
-from .sandbox import Check
+from .sandbox import Check, checks_fingerprint
 from .shrink import CheckOptions, ShrinkOptions, default_cache_dir, shrink, shrink_with_check, shrink_with_lock
 from .trial import TrialEvent, TrialOptions, default_jobs
 
@@ -96,9 +96,11 @@ def _build_one(
     runs_here = wheel_runs_here(wheel)
     has_check = pr.has_check
     lock = _usable_lock(pr, wheel)
+    checks = check_options_of(pr, cache, options.jobs)
+    # A lock learned with another check (the recipe's scripts changed) is stale: relearn it where the check runs.
+    stale = lock is not None and has_check and lock.check != checks_fingerprint(checks.trial.checks)
     result = PlatformBuild(pr.recipe, pr.platform, "rules", pr.max_size)
-    if has_check and runs_here and (options.relearn or lock is None):
-        checks = check_options_of(pr, cache, options.jobs)
+    if has_check and runs_here and (options.relearn or lock is None or stale):
 
         def on_event(event: TrialEvent) -> None:
             if progress:
@@ -111,11 +113,13 @@ def _build_one(
         if pr.lock is None:
             result.note = "no lock in the recipe: not saved"
     elif lock is not None and pr.lock is not None:
-        verify = check_options_of(pr, cache, options.jobs) if options.verify and has_check and runs_here else None
+        verify = checks if options.verify and has_check and runs_here else None
         (report,) = shrink_with_lock([wheel], out, shrink_options, [(lock, pr.lock)], verify)
         result.mode, result.report = "lock", report
         if has_check and not runs_here:
             result.note = "can't run here"
+        if stale:
+            result.note = "the lock was learned with another check: build a platform that runs it to relearn"
     else:
         result.report = shrink(wheel, out, shrink_options)
         if has_check and not runs_here:

@@ -60,6 +60,7 @@ __all__ = [
     "Environment",
     "RunResult",
     "Sandbox",
+    "checks_fingerprint",
     "item_key",
     "item_keys",
 ]
@@ -146,6 +147,24 @@ class Check:
                     for block in iter(lambda: handle.read(1 << 20), b""):
                         digest.update(block)
         return digest.hexdigest()
+
+    def fingerprint(self) -> str:
+        """Like :meth:`identity`, but the same on any machine: files the command names count by their name and
+        content, not their absolute path (what a lock records, so a committed lock matches its recipe's check
+        in any checkout)."""
+        parts = []
+        for arg in self.argv:
+            if os.path.isabs(arg) and os.path.isfile(arg):
+                with open(arg, "rb") as handle:
+                    parts.append(f"{os.path.basename(arg)}#{hashlib.file_digest(handle, 'sha256').hexdigest()}")
+            else:
+                parts.append(arg)
+        return hashlib.sha256(json.dumps(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def checks_fingerprint(checks: Sequence[Check]) -> str:
+    """The fingerprint of a list of checks (see :meth:`Check.fingerprint`), for locks."""
+    return "; ".join(check.fingerprint() for check in checks)
 
 
 @dataclass(frozen=True)

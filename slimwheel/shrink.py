@@ -24,7 +24,7 @@ from .plan import Plan, make_plan, refresh_entry_points
 from .records import SIGNATURE_FILES
 from .report import CheckSummary, LeftAlone, LockSummary, Removed, Snapshot, Stripped, WheelReport
 from .rules import DEFAULT_RULES, Patterns, Rule
-from .sandbox import Check, CheckError, Environment, Sandbox
+from .sandbox import Check, CheckError, Environment, Sandbox, checks_fingerprint
 from .stubs import stub_source
 from .trace import item_key
 from .trial import Trial, TrialEvent, TrialOptions, TrialResult, package_inits
@@ -314,10 +314,10 @@ def shrink_with_check(
         result = trial.run()
     summary = _apply_trial(prepared, items, result, checks)
     if not result.interrupted:  # an interrupted search is not a result worth replaying
-        identity = "; ".join(c.identity() for c in checks.trial.checks)
+        fingerprint = checks_fingerprint(checks.trial.checks)
         for p, lock_path in zip(prepared, save_locks, strict=False):
             if lock_path is not None:
-                save_learned_lock(p, lock_path, check=identity)
+                save_learned_lock(p, lock_path, check=fingerprint)
     return [finish(p, options, summary) for p in prepared]
 
 

@@ -152,3 +152,34 @@ def test_project_defaults_come_from_pyproject(project: Path, tmp_path: Path) -> 
     )  # fmt: skip
     assert proc.returncode == 3, proc.stderr  # the project's budget applies
     assert builds(project / "b.json")["linux_x86_64"]["budget"] == 1000
+
+
+def test_a_changed_check_relearns_the_lock(project: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = slimwheel("build", "calc.toml", "-w", "o1", "--cache-dir", cache, cwd=project)
+    assert first.returncode == 0, first.stderr
+    learned = (project / "locks" / "calc.lock").read_text()
+    script = project / "checks" / "calc_check.py"
+    script.write_text(script.read_text() + "assert calc.core.add(1, 1) == 2\n")
+    # Windows alone can't relearn: the stale lock is used, and the table says so
+    alone = slimwheel(
+        "build", "calc.toml", "--platform", "win_amd64", "-w", "o2", "--json", "b2.json", "--cache-dir", cache,
+        cwd=project,
+    )  # fmt: skip
+    assert alone.returncode == 0, alone.stderr
+    assert "learned with another check" in str(builds(project / "b2.json")["win_amd64"]["note"])
+    # With Linux in the build, the check runs again there and the new lock is what Windows replays
+    both = slimwheel("build", "calc.toml", "-w", "o3", "--json", "b3.json", "--cache-dir", cache, cwd=project)
+    assert both.returncode == 0, both.stderr
+    result = builds(project / "b3.json")
+    assert result["linux_x86_64"]["mode"] == "check" and result["win_amd64"]["mode"] == "lock"
+    assert result["win_amd64"]["note"] == "can't run here"
+    relearned = (project / "locks" / "calc.lock").read_text()
+    assert relearned != learned and relearned.replace(_check_line(relearned), "") == learned.replace(
+        _check_line(learned), ""
+    )  # same decisions; only the check's fingerprint changed
+
+
+def _check_line(lock_text: str) -> str:
+    (line,) = [ln for ln in lock_text.splitlines() if ln.startswith("check = ")]
+    return line

@@ -198,7 +198,7 @@ def counts(counter: Path) -> dict[str, int]:
 def test_the_learned_lock_says_what_the_check_decided(learned: Learned) -> None:
     lock = read_lock(learned.lock)
     assert lock.wheel.filename == learned.wheel.name and lock.wheel.sha256 == learned.input_sha
-    assert lock.check == Check.script(learned.check).identity()
+    assert lock.check == Check.script(learned.check).fingerprint()
     assert [(s.module, s.stub_path, s.replaces) for s in lock.stubs] == [
         ("calc.startup_only", "calc/startup_only.py", ("calc/startup_only.py",))
     ]
@@ -393,7 +393,7 @@ def test_save_lock_for_several_wheels_and_replay_the_directory(
     assert sorted(p.name for p in locks.iterdir()) == ["calc.lock", "helperpkg.lock"]
     helper_lock = read_lock(locks / "helperpkg.lock")
     assert set(helper_lock.removed) == {"helperpkg/unused.py"}
-    assert helper_lock.check == read_lock(locks / "calc.lock").check == Check.script(both).identity()
+    assert helper_lock.check == read_lock(locks / "calc.lock").check == Check.script(both).fingerprint()
 
     report = tmp_path / "replay.json"
     args = ["shrink", "-q", learned.wheel, helper, "--lock", locks, "-w", tmp_path / "wh", "--json", report]

@@ -27,7 +27,17 @@ from synth import SynthWheel
 
 from slimwheel.contents import read_wheel
 from slimwheel.errors import ExitCode
-from slimwheel.sandbox import Check, CheckError, Environment, RunResult, Sandbox, _script_text, item_key, item_keys
+from slimwheel.sandbox import (
+    Check,
+    CheckError,
+    Environment,
+    RunResult,
+    Sandbox,
+    _script_text,
+    checks_fingerprint,
+    item_key,
+    item_keys,
+)
 from slimwheel.trace import bootstrap_dir, bytecode_source, key_path, path_key, read_traces
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups, /proc/self/maps")
@@ -245,6 +255,23 @@ def test_check_script_and_identity(tmp_path: Path) -> None:
     with pytest.raises(CheckError, match="does not exist") as info:
         Check.script(tmp_path / "missing.py")
     assert info.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_check_fingerprint_is_the_same_in_any_checkout(tmp_path: Path) -> None:
+    """Locks record the fingerprint: a script's name and content count, not where the checkout is."""
+    a, b = tmp_path / "a" / "run_model.py", tmp_path / "b" / "run_model.py"
+    for path in (a, b):
+        path.parent.mkdir()
+        path.write_text("print('one')\n")
+    assert Check.script(a).fingerprint() == Check.script(b).fingerprint()
+    assert Check.script(a).identity() != Check.script(b).identity()  # caches stay per location
+    b.write_text("print('two')\n")
+    assert Check.script(a).fingerprint() != Check.script(b).fingerprint()
+    renamed = tmp_path / "a" / "other.py"
+    renamed.write_text("print('one')\n")
+    assert Check.script(renamed).fingerprint() != Check.script(a).fingerprint()
+    both = checks_fingerprint([Check.script(a), Check.command("python -c pass")])
+    assert both.split("; ") == [Check.script(a).fingerprint(), Check.command("python -c pass").fingerprint()]
 
 
 def test_check_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
