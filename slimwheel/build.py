@@ -8,6 +8,10 @@ the report says so. Without a check, or without a lock for a platform that can't
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +21,7 @@ from packaging.utils import parse_wheel_filename
 from .errors import SlimwheelError
 from .fetch import obtain, wheel_runs_here
 from .lock import Lock, read_lock
-from .recipe import PlatformRecipe, Recipe
+from .recipe import PlatformRecipe, Recipe, SourceBuild
 from .report import WheelReport
 from .sandbox import Check, checks_fingerprint
 from .shrink import CheckOptions, ShrinkOptions, default_cache_dir, shrink, shrink_with_check, shrink_with_lock
@@ -70,7 +74,7 @@ def build(recipes: Sequence[Recipe], options: BuildOptions, progress: Progress |
             if progress:
                 progress(f"{recipe.name} [{pr.platform}]: getting the wheel")
             try:
-                fetched.append((pr, obtain(pr, cache / "wheels" / pr.platform), None))
+                fetched.append((pr, _wheel_for(pr, cache), None))
             except SlimwheelError as exc:
                 fetched.append((pr, None, exc.message))
         # Platforms that run here first: they learn the lock the others replay.
@@ -86,6 +90,32 @@ def build(recipes: Sequence[Recipe], options: BuildOptions, progress: Progress |
             except SlimwheelError as exc:
                 results.append(PlatformBuild(recipe.name, pr.platform, "failed", pr.max_size, error=exc.message))
     return results
+
+
+def _wheel_for(pr: PlatformRecipe, cache: Path) -> Path:
+    """The recipe's wheel: downloaded (pip reuses one already in the folder), taken as it is, or built from source
+    — once per (source, environment, config settings, Python): a later build reuses the wheel built before."""
+    package = pr.package
+    if not isinstance(package, SourceBuild):
+        return obtain(pr, cache / "wheels" / pr.platform)
+    key = hashlib.sha256()
+    for part in (package.requirement or "", pr.python_version, sys.version, json.dumps(sorted(package.env.items()))):
+        key.update(part.encode() + b"\0")
+    key.update(json.dumps(sorted((k, v) for k, v in package.config_settings.items()), default=list).encode())
+    if package.sdist is not None:
+        source = package.sdist
+        if source.is_file():
+            with source.open("rb") as handle:
+                key.update(hashlib.file_digest(handle, "sha256").digest())
+        else:  # a source tree: not cached (its files can change under the same name)
+            return obtain(pr, cache / "builds" / "uncached")
+    folder = cache / "builds" / key.hexdigest()[:20]
+    built = sorted(folder.glob("*.whl")) if folder.is_dir() else []
+    if len(built) == 1 and zipfile.is_zipfile(built[0]):
+        return built[0]
+    for stale in built:  # several, or one cut short by a crash: build again
+        stale.unlink()
+    return obtain(pr, folder)
 
 
 def _build_one(

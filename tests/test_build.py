@@ -183,3 +183,31 @@ def test_a_changed_check_relearns_the_lock(project: Path, tmp_path: Path) -> Non
 def _check_line(lock_text: str) -> str:
     (line,) = [ln for ln in lock_text.splitlines() if ln.startswith("check = ")]
     return line
+
+
+def test_a_source_build_is_built_once_per_flags(tmp_path: Path) -> None:
+    """Rebuilding from a recipe reuses the wheel built from the same source, environment and settings."""
+    from test_fetch import make_sdist
+
+    project = tmp_path / "src"
+    project.mkdir()
+    make_sdist(project)
+    recipe = project / "tiny.toml"
+    recipe.write_text(
+        'platforms = ["linux_x86_64"]\n[package.source]\nsdist = "tinyext-0.1.tar.gz"\nenv = { CFLAGS = "-g0" }\n'
+    )
+    cache = tmp_path / "cache"
+
+    def build_once(out: str) -> None:
+        proc = slimwheel("build", recipe, "-w", out, "--cache-dir", cache, cwd=project)
+        assert proc.returncode == 0, proc.stderr
+        assert len(list((project / out).glob("tinyext-0.1-*.whl"))) == 1
+
+    build_once("o1")
+    (first,) = (cache / "builds").glob("*/tinyext-*.whl")
+    stamp = first.stat().st_mtime_ns
+    build_once("o2")
+    assert first.stat().st_mtime_ns == stamp  # reused, not rebuilt
+    recipe.write_text(recipe.read_text().replace('CFLAGS = "-g0"', 'CFLAGS = "-g0 -Os"'))
+    build_once("o3")
+    assert len(list((cache / "builds").glob("*/tinyext-*.whl"))) == 2  # other flags: another build
