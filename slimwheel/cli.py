@@ -29,7 +29,7 @@ from .errors import ExitCode, OutputError, SlimwheelError, UsageError
 from .inspection import inspect_wheel
 from .inspection import renderables as inspection_renderables
 from .inspection import to_json as inspection_json
-from .recipe import find_project_defaults, load_recipe
+from .recipe import find_project_defaults, load_recipe, platform_info
 from .report import WheelReport, renderables, to_json, total_renderable
 from .rules import RULES, Patterns, select_rules
 from .sandbox import Check
@@ -469,6 +469,8 @@ def _write_json(path: Path, data: object) -> None:
 
 def _build(args: argparse.Namespace, out: Console, err: Console) -> int:
     platforms = None if not args.platform or "all" in args.platform else tuple(args.platform)
+    for platform in platforms or ():
+        platform_info(platform)  # an unknown name is a usage error, before anything is fetched
     defaults = args.project or find_project_defaults(Path.cwd())
     recipes = [load_recipe(path, project_defaults=defaults) for path in args.recipes]
     prepare_output_dir(args.wheel_dir)

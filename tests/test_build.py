@@ -211,3 +211,11 @@ def test_a_source_build_is_built_once_per_flags(tmp_path: Path) -> None:
     recipe.write_text(recipe.read_text().replace('CFLAGS = "-g0"', 'CFLAGS = "-g0 -Os"'))
     build_once("o3")
     assert len(list((cache / "builds").glob("*/tinyext-*.whl"))) == 2  # other flags: another build
+
+
+def test_unknown_platform_is_a_usage_error_before_anything_runs(project: Path) -> None:
+    proc = slimwheel("build", "calc.toml", "--platform", "win64", "-w", "out", cwd=project)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert "unknown platform 'win64'" in line and "win_amd64" in line
+    assert not (project / "out").exists() and not (project / "locks").exists()
