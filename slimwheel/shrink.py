@@ -6,7 +6,7 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -321,6 +321,19 @@ def shrink_with_check(
     return [finish(p, options, summary) for p in prepared]
 
 
+def _rewrite_entries(p: Prepared, replaced: Mapping[str, bytes], added: list[Entry]) -> None:
+    """``p.entries`` after new removals in ``p.plan.remove``: entry points refreshed, ``replaced`` contents (stubs)
+    written, ``added`` files (stubs of extension-only modules) appended."""
+    refresh_entry_points(p.wheel, p.plan)
+    new_data = {**replaced, **p.plan.replaced}  # stubs, and entry_points.txt recomputed
+    entries = [
+        e.with_data(new_data[e.path]) if e.path in new_data else e for e in p.entries if e.path not in p.plan.remove
+    ]
+    for entry in added:
+        p.categories[entry.path] = Category.PYTHON
+    p.entries = entries + added
+
+
 def _check_environment(prepared: list[Prepared], checks: CheckOptions) -> Environment:
     """The check's environment, once every wheel is known to fit its interpreter."""
     env = Environment.create(checks.cache_dir, checks.python, checks.requirements, checks.with_wheels)
@@ -358,14 +371,7 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
         prepared[index].stubs.append(StubRecord(stub.module, stub_path, replaces))
     for index, p in enumerate(prepared):
         p.plan.remove.update(removals[index])
-        refresh_entry_points(p.wheel, p.plan)
-        new_data = {**replaced[index], **p.plan.replaced}  # stubs, and entry_points.txt recomputed
-        entries = [
-            e.with_data(new_data[e.path]) if e.path in new_data else e for e in p.entries if e.path not in p.plan.remove
-        ]
-        for entry in added[index]:
-            p.categories[entry.path] = Category.PYTHON
-        p.entries = entries + added[index]
+        _rewrite_entries(p, replaced[index], added[index])
     return CheckSummary(
         checks=[c.label for c in checks.trial.checks],
         runs=result.runs,
@@ -383,8 +389,8 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
 
 def learned_lock(p: Prepared, check: str, created_by: str) -> Lock:
     """What shrinking ``p`` decided, as a lock: removals with reasons, stubs, stripped files, everything else kept."""
-    removed = {path: _short_reason(reason) for path, reason in p.plan.remove.items()}
     stubbed = {path for stub in p.stubs for path in stub.replaces} | {stub.stub_path for stub in p.stubs}
+    removed = {path: reason for path, reason in p.plan.remove.items() if path not in stubbed}
     stripped = tuple(
         sorted(
             path
@@ -393,14 +399,13 @@ def learned_lock(p: Prepared, check: str, created_by: str) -> Lock:
         )
     )
     listed = set(removed) | stubbed | set(stripped)
-    kept = tuple(sorted(e.path for e in p.wheel.entries if e.path not in listed))
     return Lock(
         wheel=WheelIdentity.of(p.path),
         check=check,
-        removed={path: reason for path, reason in removed.items() if path not in stubbed},
+        removed=removed,
         stubs=tuple(sorted(p.stubs, key=lambda s: s.module)),
         stripped=stripped,
-        kept=kept,
+        kept=tuple(sorted(e.path for e in p.wheel.entries if e.path not in listed)),
         created_by=created_by,
     )
 
@@ -410,10 +415,6 @@ def save_learned_lock(p: Prepared, path: Path, *, check: str) -> None:
     write_lock(path, lock)
     removals = len(lock.removed) + sum(len(s.replaces) for s in lock.stubs)
     p.lock = LockSummary(file=str(path), action="saved", learned_on=p.path.name, mapped=removals, total=removals)
-
-
-def _short_reason(reason: str) -> str:
-    return reason.split(" (", 1)[0] if reason.startswith("stubbed:") else reason
 
 
 def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
@@ -433,7 +434,7 @@ def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
             p.plan.remove[path] = f"{reason} (from the lock)"
     # Never fragile: a package that keeps a file keeps its __init__.py (else it turns namespace and "works").
     installed = {p.wheel.location(e.path)[1]: e.path for e in p.wheel.entries}
-    kept_installed = [p.wheel.location(e.path)[1] for e in p.wheel.entries if e.path not in p.plan.remove]
+    kept_installed = [name for name, path in installed.items() if path not in p.plan.remove]
     present = {e.path for e in p.entries}
     for init in package_inits(kept_installed, installed):
         path = installed[init]
@@ -441,18 +442,11 @@ def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
             p.plan.kept[path] = (
                 f"__init__.py of a package that keeps other files (the lock removed it: {p.plan.remove.pop(path)})"
             )
-    refresh_entry_points(p.wheel, p.plan)
-    entries = [
-        e.with_data(stubbed.get(e.path, p.plan.replaced.get(e.path, e.data)))
-        if e.path in stubbed or e.path in p.plan.replaced
-        else e
-        for e in p.entries
-        if e.path not in p.plan.remove
-    ]
-    entries += [Entry(path, source, 0o644) for path, source in stubbed.items() if path not in present]
-    for path in stubbed:
-        p.categories.setdefault(path, Category.PYTHON)
-    p.entries = entries
+    _rewrite_entries(
+        p,
+        {path: source for path, source in stubbed.items() if path in present},
+        [Entry(path, source, 0o644) for path, source in stubbed.items() if path not in present],
+    )
     p.stubs = list(mapped.stubs)
     p.lock = LockSummary(
         file=str(lock_file),
