@@ -2,7 +2,10 @@
 
 Reading is strict, because slimwheel rewrites what it reads: every problem an installer could trip over later
 (a path escaping the install root, a local header that disagrees with the central directory, a RECORD that
-does not match, a zip bomb) is refused here with one clear line, before anything is written.
+does not match, a zip bomb) is refused here with one clear line, before anything is written. So is a wheel whose
+file name disagrees with what it says inside (a renamed wheel): the name's tags, compressed sets expanded, must be
+exactly WHEEL's ``Tag:`` lines, and its project name and version must equal METADATA's once normalised (a build
+tag in the name is allowed) — the output keeps the input's file name, so a mismatch would ship under a false name.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from email.parser import HeaderParser
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
@@ -140,7 +143,7 @@ def read_wheel(path: Path | str, *, limits: Limits | None = None, allow_bad_reco
     infos = _central_directory(source, blob)
     warnings: list[str] = []
     entries, compressed_sizes = _read_entries(source, blob, infos, limits)
-    dist_info, root_is_purelib = _check_metadata(source, entries, name, version, tags, warnings)
+    dist_info, root_is_purelib = _check_metadata(source, entries, name, version, tags)
     _check_record(source, entries, dist_info, allow_bad_record, warnings)
     return Wheel(
         source=path,
@@ -313,7 +316,6 @@ def _check_metadata(
     name: NormalizedName,
     version: Version,
     tags: frozenset[Tag],
-    warnings: list[str],
 ) -> tuple[str, bool]:
     tops = {e.path.split("/", 1)[0] for e in entries}
     dist_infos = sorted(t for t in tops if t.endswith(".dist-info"))
@@ -353,9 +355,7 @@ def _check_metadata(
     purelib = (wheel_meta.get("Root-Is-Purelib") or "").strip().lower()
     if purelib not in ("true", "false"):
         raise BadWheel(source, f"{dist_info}/WHEEL has no valid Root-Is-Purelib")
-    declared_tags = {t.strip() for t in wheel_meta.get_all("Tag") or []}
-    if declared_tags and declared_tags != {str(t) for t in tags}:
-        warnings.append(f"{dist_info}/WHEEL lists tags {sorted(declared_tags)} that differ from the file name's")
+    _check_tags(source, dist_info, wheel_meta.get_all("Tag") or [], tags)
     metadata = HeaderParser().parsestr(metadata_text)
     md_name, md_version = (metadata.get("Name") or "").strip(), (metadata.get("Version") or "").strip()
     try:
@@ -364,6 +364,23 @@ def _check_metadata(
     except InvalidVersion:
         raise BadWheel(source, f"METADATA has an invalid version {md_version!r}") from None
     return dist_info, purelib == "true"
+
+
+def _check_tags(source: str, dist_info: str, tag_lines: list[str], tags: frozenset[Tag]) -> None:
+    """The file name's tags (compressed sets expanded) must be exactly the ``Tag:`` lines of WHEEL: a wheel renamed
+    to another platform would otherwise be written out under its new name with its old ``Tag:`` lines inside."""
+    declared: set[Tag] = set()
+    for line in tag_lines:
+        try:
+            declared |= parse_tag(line.strip())
+        except ValueError:
+            raise BadWheel(source, f"{dist_info}/WHEEL has an invalid Tag line {line.strip()!r}") from None
+    if declared != tags:
+        named = ", ".join(sorted(str(t) for t in tags))
+        listed = ", ".join(sorted(str(t) for t in declared)) or "no tags"
+        raise BadWheel(
+            source, f"the file name says tags {named} but {dist_info}/WHEEL lists {listed} (a renamed wheel?)"
+        )
 
 
 def _check_record(

@@ -307,6 +307,29 @@ CASES: list[Case] = [
         with_files({f"{DI}/METADATA": b"Metadata-Version: 2.1\nName: demo\nVersion: 1.1\n"}),
         "METADATA says demo 1.1",
     ),
+    # the file name against WHEEL's Tag lines (a renamed wheel)
+    Case(
+        "renamed-to-another-platform",
+        renamed("demo-1.0-cp312-cp312-win_amd64.whl"),
+        rf"the file name says tags cp312-cp312-win_amd64 but {DI}/WHEEL lists py3-none-any \(a renamed wheel\?\)",
+    ),
+    Case(
+        "wheel-tag-lines-missing",
+        with_files({f"{DI}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"}),
+        rf"the file name says tags py3-none-any but {DI}/WHEEL lists no tags",
+    ),
+    Case(
+        "wheel-tag-line-extra",
+        with_files(
+            {f"{DI}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\nTag: py2-none-any\n"}
+        ),
+        rf"{DI}/WHEEL lists py2-none-any, py3-none-any",
+    ),
+    Case(
+        "wheel-tag-line-invalid",
+        with_files({f"{DI}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none\n"}),
+        rf"{DI}/WHEEL has an invalid Tag line 'py3-none'",
+    ),
     # RECORD
     Case(
         "record-hash-mismatch",
