@@ -4,6 +4,12 @@ For each recipe, the platforms whose wheels can run here go first: there the che
 the learned result is saved to the recipe's lock. The other platforms (Windows on a Linux machine) replay that
 lock, mapped onto their own file names, on top of the rules — never guessing: what does not map is kept, and
 the report says so. Without a check, or without a lock for a platform that can't run here, only the rules apply.
+
+Where the check runs and the lock is current, the lock is replayed with no check run only on the very wheel file it
+was learned on (same sha256). On another build of the same version (a wheel rebuilt from source, a re-upload) the
+result is checked once ("lock-verified"); if that run fails, the check learns again and the lock is saved anew
+("relearned"). Checks never run on Windows (:func:`slimwheel.sandbox.checks_run_here`): there every platform
+replays the lock.
 """
 
 from __future__ import annotations
@@ -18,12 +24,12 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from .errors import SlimwheelError
+from .errors import SlimwheelError, VerifyFailed
 from .fetch import obtain, wheel_runs_here
-from .lock import Lock, read_lock
+from .lock import Lock, WheelIdentity, read_lock
 from .recipe import PlatformRecipe, Recipe, SourceBuild
 from .report import WheelReport
-from .sandbox import Check, checks_fingerprint
+from .sandbox import Check, checks_fingerprint, checks_run_here
 from .shrink import CheckOptions, ShrinkOptions, default_cache_dir, shrink, shrink_with_check, shrink_with_lock
 from .trial import TrialEvent, TrialOptions, default_jobs
 
@@ -45,7 +51,7 @@ class PlatformBuild:
 
     recipe: str
     platform: str
-    mode: str  # "check", "lock", "rules" or "failed"
+    mode: str  # "check", "lock", "lock-verified", "relearned", "rules" or "failed"
     budget: int | None
     report: WheelReport | None = None
     note: str = ""
@@ -125,37 +131,76 @@ def _build_one(
     out = options.output_dir
     runs_here = wheel_runs_here(wheel)
     has_check = pr.has_check
+    can_check = has_check and runs_here and checks_run_here()
     lock = _usable_lock(pr, wheel)
     checks = check_options_of(pr, cache, options.jobs)
     # A lock learned with another check (the recipe's scripts changed) is stale: relearn it where the check runs.
     stale = lock is not None and has_check and lock.check != checks_fingerprint(checks.trial.checks)
     result = PlatformBuild(pr.recipe, pr.platform, "rules", pr.max_size)
-    if has_check and runs_here and (options.relearn or lock is None or stale):
-
-        def on_event(event: TrialEvent) -> None:
-            if progress:
-                progress(f"{pr.recipe} [{pr.platform}]: {event.phase}, {event.runs} check runs")
-
-        (report,) = shrink_with_check(
-            [wheel], out, shrink_options, checks, on_event, save_locks=[pr.lock] if pr.lock else []
-        )
-        result.mode, result.report = "check", report
+    if can_check and (options.relearn or lock is None or stale):
+        result.mode, result.report = "check", _learn(pr, wheel, options, shrink_options, checks, progress)
         if pr.lock is None:
             result.note = "no lock in the recipe: not saved"
     elif lock is not None and pr.lock is not None:
-        verify = checks if options.verify and has_check and runs_here else None
+        if can_check and WheelIdentity.of(wheel).sha256 != lock.wheel.sha256:
+            return _verify_or_relearn(result, pr, wheel, (lock, pr.lock), options, shrink_options, checks, progress)
+        verify = checks if options.verify and can_check else None
         (report,) = shrink_with_lock([wheel], out, shrink_options, [(lock, pr.lock)], verify)
-        result.mode, result.report = "lock", report
-        if has_check and not runs_here:
+        result.mode, result.report = ("lock-verified" if verify else "lock"), report
+        if has_check and not can_check:
             result.note = "can't run here"
         if stale:
             result.note = "the lock was learned with another check: build a platform that runs it to relearn"
     else:
         result.report = shrink(wheel, out, shrink_options)
-        if has_check and not runs_here:
+        if has_check and not can_check:
             result.note = "can't run here, no lock yet"
         elif not has_check:
             result.note = "no check in the recipe"
+    return result
+
+
+def _learn(
+    pr: PlatformRecipe,
+    wheel: Path,
+    options: BuildOptions,
+    shrink_options: ShrinkOptions,
+    checks: CheckOptions,
+    progress: Progress | None,
+) -> WheelReport:
+    """Trial deletion against the recipe's check; the result is saved to the recipe's lock (if it names one)."""
+
+    def on_event(event: TrialEvent) -> None:
+        if progress:
+            progress(f"{pr.recipe} [{pr.platform}]: {event.phase}, {event.runs} check runs")
+
+    save = [pr.lock] if pr.lock else []
+    (report,) = shrink_with_check([wheel], options.output_dir, shrink_options, checks, on_event, save_locks=save)
+    return report
+
+
+def _verify_or_relearn(
+    result: PlatformBuild,
+    pr: PlatformRecipe,
+    wheel: Path,
+    lock: tuple[Lock, Path],
+    options: BuildOptions,
+    shrink_options: ShrinkOptions,
+    checks: CheckOptions,
+    progress: Progress | None,
+) -> PlatformBuild:
+    """A lock learned on another binary (a rebuilt wheel of the same version) is not trusted blindly where the
+    check runs: replay it and run the check once; if that fails, learn again (and save the new lock)."""
+    if progress:
+        progress(f"{pr.recipe} [{pr.platform}]: the lock was learned on another build of {wheel.name}: verifying it")
+    try:
+        (report,) = shrink_with_lock([wheel], options.output_dir, shrink_options, [lock], checks)
+    except VerifyFailed:
+        result.mode, result.report = "relearned", _learn(pr, wheel, options, shrink_options, checks, progress)
+        result.note = "the lock, learned on another build of this wheel, failed the check: relearned and saved"
+        return result
+    result.mode, result.report = "lock-verified", report
+    result.note = "learned on another build of this wheel: the check passed on the result"
     return result
 
 

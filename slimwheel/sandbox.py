@@ -16,7 +16,9 @@ with warm bytecode costs what the check itself costs. The pieces that make it so
 bytecode is compiled once with timestamps that hard links preserve, so no run recompiles anything; a finished
 check is noticed at once through a pidfd instead of a polling ``wait``.
 
-POSIX only (process groups, hard links; ``/proc/self/maps`` for traces on Linux).
+POSIX only (process groups, hard links; ``/proc/self/maps`` for traces on Linux). The module imports on Windows,
+so that everything else in slimwheel (rules, stripping, lock replay) runs there, but :func:`checks_run_here` is
+false and :meth:`Environment.create` — where every check run starts — refuses with one line that says what to do.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 import configparser
 import contextlib
 import errno
-import fcntl
 import hashlib
 import itertools
 import json
@@ -53,14 +54,19 @@ from .contents import Wheel
 from .errors import SlimwheelError
 from .trace import Trace, bootstrap_dir, bytecode_source, item_key, key_path, read_traces
 
+if sys.platform != "win32":  # on Windows checks don't run (see checks_run_here), and nothing else needs it
+    import fcntl
+
 __all__ = [
     "OUTPUT_LIMIT",
+    "WINDOWS_CHECKS",
     "Check",
     "CheckError",
     "Environment",
     "RunResult",
     "Sandbox",
     "checks_fingerprint",
+    "checks_run_here",
     "item_key",
     "item_keys",
 ]
@@ -78,6 +84,18 @@ _DROPPED_VARIABLES = frozenset({"VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "SLIMWHEEL
 
 class CheckError(SlimwheelError):
     """A check can't be run: a missing script, an unusable interpreter, a requirement that won't install."""
+
+
+#: Why no check runs on Windows, and what to do there instead.
+WINDOWS_CHECKS = (
+    "checks (--check/--check-cmd) run on Linux (and other POSIX systems), not on Windows; "
+    "on Windows replay a lock learned on Linux with --lock (and --verify on Linux)"
+)
+
+
+def checks_run_here() -> bool:
+    """Whether this operating system can run checks (process groups, hard links, ``fcntl``): not on Windows."""
+    return sys.platform != "win32"
 
 
 def item_keys(wheel: Wheel) -> dict[str, str]:
@@ -325,7 +343,11 @@ class Environment:
         wheels: Sequence[Path] = (),
     ) -> Environment:
         """The cached environment for ``python`` (default: this interpreter) with ``requirements`` and ``wheels``
-        installed; built on first use (safe when several processes ask at once), then reused."""
+        installed; built on first use (safe when several processes ask at once), then reused.
+
+        On Windows, where checks don't run, :class:`CheckError` (:data:`WINDOWS_CHECKS`) before anything else."""
+        if not checks_run_here():
+            raise CheckError(WINDOWS_CHECKS)
         base = Path(python) if python is not None else Path(sys.executable)
         info = _probe(base)
         wheel_ids = []

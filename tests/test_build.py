@@ -1,8 +1,11 @@
 """`slimwheel build` end to end on a recipe the test writes: learn the lock where the check runs, replay it on a
-platform that can't run here, hold budgets (exit 3), report failures per platform (exit 2), JSON."""
+platform that can't run here, hold budgets (exit 3), report failures per platform (exit 2), JSON; a lock replayed
+where the check runs is verified by one check run when the wheel is another build than the one it was learned on,
+and relearned when that run fails."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -11,6 +14,10 @@ from pathlib import Path
 
 import pytest
 from synth import SynthWheel, native_tag
+
+from slimwheel.build import BuildOptions, PlatformBuild, build
+from slimwheel.lock import read_lock
+from slimwheel.recipe import load_recipe
 
 PACKAGE = {
     "calc/__init__.py": b"from . import core\n",
@@ -219,3 +226,95 @@ def test_unknown_platform_is_a_usage_error_before_anything_runs(project: Path) -
     (line,) = proc.stderr.strip().splitlines()
     assert "unknown platform 'win64'" in line and "win_amd64" in line
     assert not (project / "out").exists() and not (project / "locks").exists()
+
+
+# ---- a lock replayed where the check runs: verified on another build of the wheel, relearned if it fails ----------
+
+
+def counting_check(project: Path, tmp_path: Path) -> Path:
+    """Make the recipe's check append a line to a file per run (before the lock is learned, so it stays current)."""
+    counter = tmp_path / "runs.txt"
+    script = project / "checks" / "calc_check.py"
+    script.write_text(f"with open({str(counter)!r}, 'a') as f:\n    f.write('run\\n')\n" + CHECK)
+    return counter
+
+
+def runs(counter: Path) -> int:
+    runs = len(counter.read_text().splitlines()) if counter.exists() else 0
+    counter.unlink(missing_ok=True)
+    return runs
+
+
+def build_here(project: Path, cache: Path, out: str, *platforms: str) -> dict[str, PlatformBuild]:
+    """``slimwheel build calc.toml`` in this process (its JSON's "mode" is PlatformBuild.mode)."""
+    (project / out).mkdir()  # as the CLI does
+    options = BuildOptions(output_dir=project / out, platforms=platforms or ("linux_x86_64",), cache_dir=cache)
+    return {r.platform: r for r in build([load_recipe(project / "calc.toml")], options)}
+
+
+def rebuild_linux_wheel(project: Path, core: bytes) -> Path:
+    """Another build of calc 1.0 for this machine: same file name, other bytes."""
+    wheel = make_wheel(project / "wheels", native_tag(), {"calc/core.py": core})
+    assert read_lock(project / "locks" / "calc.lock").wheel.sha256 != hashlib.sha256(wheel.read_bytes()).hexdigest()
+    return wheel
+
+
+@pytest.fixture()
+def learned(project: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The project with its lock learned on the Linux wheel; (check run counter, check cache)."""
+    counter, cache = counting_check(project, tmp_path), tmp_path / "cache"
+    first = build_here(project, cache, "o1")["linux_x86_64"]
+    assert first.mode == "check" and first.error is None and runs(counter) > 1, first.error
+    assert "calc/unused.py" in read_lock(project / "locks" / "calc.lock").removed
+    return counter, cache
+
+
+def test_the_same_wheel_replays_the_lock_with_no_check_run(project: Path, learned: tuple[Path, Path]) -> None:
+    counter, cache = learned
+    result = build_here(project, cache, "o2")["linux_x86_64"]
+    assert (result.mode, result.error, result.note) == ("lock", None, "")
+    assert runs(counter) == 0
+    assert result.report is not None and result.report.lock is not None and result.report.lock.verified is None
+
+
+def test_another_build_that_passes_is_verified_by_one_check_run(project: Path, learned: tuple[Path, Path]) -> None:
+    counter, cache = learned
+    lock_before = (project / "locks" / "calc.lock").read_text()
+    rebuild_linux_wheel(project, PACKAGE["calc/core.py"] + b"# rebuilt with other flags\n")
+    result = build_here(project, cache, "o2")["linux_x86_64"]
+    assert (result.mode, result.error) == ("lock-verified", None)
+    assert runs(counter) == 1
+    assert result.report is not None and result.report.lock is not None and result.report.lock.verified is True
+    assert any(r.path == "calc/unused.py" for r in result.report.removed)  # the lock's removals still apply
+    assert (project / "locks" / "calc.lock").read_text() == lock_before  # verified, not relearned
+
+
+def test_another_build_that_fails_the_lock_is_relearned_and_saved(project: Path, learned: tuple[Path, Path]) -> None:
+    counter, cache = learned
+    # This build's core needs calc/unused.py, which the lock removes: its result fails the check.
+    wheel = rebuild_linux_wheel(project, b"from . import unused\n" + PACKAGE["calc/core.py"])
+    result = build_here(project, cache, "o2", "linux_x86_64", "win_amd64")
+    linux, windows = result["linux_x86_64"], result["win_amd64"]
+    assert (linux.mode, linux.error) == ("relearned", None)
+    assert runs(counter) > 1  # the failed verification, then the trial
+    assert linux.report is not None and linux.report.check is not None
+    assert not any(r.path == "calc/unused.py" for r in linux.report.removed)
+    lock = read_lock(project / "locks" / "calc.lock")
+    assert lock.wheel.sha256 == hashlib.sha256(wheel.read_bytes()).hexdigest()  # the new lock was saved
+    assert "calc/unused.py" not in lock.removed and "calc/unused.py" in lock.kept
+    assert windows.mode == "lock" and windows.report is not None  # Windows replays the relearned lock
+    assert not any(r.path == "calc/unused.py" for r in windows.report.removed)
+    # The lock now matches this wheel: the next build replays it with no check run.
+    assert build_here(project, cache, "o3")["linux_x86_64"].mode == "lock" and runs(counter) == 0
+
+
+def test_on_windows_the_lock_is_replayed_with_no_check_even_for_a_wheel_that_runs_there(
+    project: Path, learned: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checks don't run on Windows: another build there replays the lock as it is, and says the check can't run."""
+    counter, cache = learned
+    rebuild_linux_wheel(project, b"from . import unused\n" + PACKAGE["calc/core.py"])
+    monkeypatch.setattr(sys, "platform", "win32")
+    result = build_here(project, cache, "o2")["linux_x86_64"]
+    assert (result.mode, result.note, result.error) == ("lock", "can't run here", None)
+    assert runs(counter) == 0
