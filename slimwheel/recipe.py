@@ -21,7 +21,7 @@ import re
 import shlex
 import sys
 import tomllib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -163,7 +163,7 @@ class PlatformRecipe:
     @property
     def rules(self) -> tuple[Rule, ...]:
         """The rules ``select`` and ``ignore`` choose (what ``--rules`` would)."""
-        return select_rules(",".join((*(self.select or ("default",)), *(f"-{name}" for name in self.ignore))))
+        return select_rules(rules_spec(self.select, self.ignore))
 
     @property
     def patterns(self) -> Patterns:
@@ -172,6 +172,11 @@ class PlatformRecipe:
     @property
     def has_check(self) -> bool:
         return bool(self.check_scripts or self.check_commands)
+
+
+def rules_spec(select: Sequence[str], ignore: Sequence[str]) -> str:
+    """``select`` and ``ignore`` as the ``--rules`` value they stand for: ``default,bytecode,-docs``."""
+    return ",".join((*(select or ("default",)), *(f"-{name}" for name in ignore)))
 
 
 # ------------------------------------------------------------------------------------ where keys are in the text
@@ -362,10 +367,14 @@ class _Node:
     def name(self) -> str:
         return _dotted(self.key)
 
-    def error(self, problem: str) -> RecipeError:
+    @property
+    def where(self) -> str:
+        """``FILE:LINE`` of this value (``FILE`` alone if the line is unknown)."""
         line = self.doc.lines.line_of(self.key)
-        where = f"{self.doc.file}:{line}" if line is not None else str(self.doc.file)
-        return RecipeError(f"{where}: {self.name}: {problem}" if self.key else f"{where}: {problem}")
+        return f"{self.doc.file}:{line}" if line is not None else str(self.doc.file)
+
+    def error(self, problem: str) -> RecipeError:
+        return RecipeError(f"{self.where}: {self.name}: {problem}" if self.key else f"{self.where}: {problem}")
 
     def child(self, key: str | int, value: object) -> _Node:
         return _Node(self.doc, (*self.key, key), value)
@@ -378,7 +387,7 @@ class _Node:
         for key, value in self.value.items():
             node = self.child(key, value)
             if known is not None and key not in known:
-                raise node.error(f"unknown {what}{_did_you_mean(key, known)} (known: {', '.join(known)})")
+                raise node.error(f"unknown {what}{_key_hint(key, known)} (known: {', '.join(known)})")
             nodes[key] = node
         return nodes
 
@@ -428,6 +437,26 @@ def _kind(value: object) -> str:
 
 def _toml_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# `slimwheel shrink` options written as keys of a table that has the key for them under another name
+_OPTION_KEYS = {
+    "rules": "select = [...] and ignore = [...]",
+    "no-rules": 'select = ["none"]',
+    "no-stubs": "stubs = false",
+    "no-trace": "trace = false",
+    "check": "scripts = [...]",
+    "check-cmd": "commands = [...]",
+    "with": "requirements = [...]",
+    "with-wheel": "wheels = [...]",
+}
+
+
+def _key_hint(key: str, known: Collection[str]) -> str:
+    instead = _OPTION_KEYS.get(key)
+    if instead is not None and instead.split()[0] in known:
+        return f"; write {instead}"
+    return _did_you_mean(key, known)
 
 
 def _did_you_mean(word: str, known: Collection[str]) -> str:
@@ -641,7 +670,46 @@ _SOURCE: Mapping[str, Validator] = {
 _KINDS = ("project", "wheel", "source")
 _TOP_KEYS = ("name", "python-version", "platforms", "package", "shrink", "check", "platform")
 _PLATFORM_KEYS = ("python-version", "package", "shrink", "check")
-_DEFAULTS_KEYS = ("shrink", "check")
+
+
+def _positive_int(node: _Node) -> int:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise node.error(f"expected a positive whole number, got {_kind(value)}")
+    if value < 1:
+        raise node.error(f"expected a positive whole number, not {value}")
+    return value
+
+
+def _seconds(node: _Node) -> float:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise node.error(f"expected a number of seconds, got {_kind(value)}")
+    if not value > 0:
+        raise node.error(f"expected a positive number of seconds, not {value}")
+    return float(value)
+
+
+def _interpreter(node: _Node) -> Path:
+    """A Python interpreter: a command name (``python3.10``, looked up on PATH) or a path."""
+    text = node.string()
+    return Path(text) if "/" not in text and "\\" not in text else node.path()
+
+
+# [tool.slimwheel] in a pyproject.toml: the recipe's [shrink] and [check] keys (defaults for `build` and options
+# of `slimwheel shrink`), keys only `slimwheel shrink` has (build ignores them), and [tool.slimwheel.inspect].
+_PROJECT_TABLES: Mapping[str, Mapping[str, Validator]] = {
+    "shrink": {**_SHRINK, "recompress": _bool, "max-total-size": _max_size, "wheel-dir": _path},
+    "check": {
+        **_CHECK,
+        "timeout": _seconds,
+        "max-runs": _positive_int,
+        "minimal": _bool,
+        "trace": _bool,
+        "python": _interpreter,
+    },
+    "inspect": {"top": _positive_int, "depth": _positive_int},
+}
 
 
 # ----------------------------------------------------------------------------------------------------- layers
@@ -682,7 +750,7 @@ def _python_version(node: _Node) -> str:
     return text
 
 
-def _layer(tables: Mapping[str, _Node], *, defaults: bool = False) -> _Layer:
+def _layer(tables: Mapping[str, _Node]) -> _Layer:
     python = tables.get("python-version")
     package: dict[str, _Setting] = {}
     source: dict[str, _Setting] = {}
@@ -702,8 +770,6 @@ def _layer(tables: Mapping[str, _Node], *, defaults: bool = False) -> _Layer:
                 package[key] = _Setting(_PACKAGE[key](child), child)
     check_node = tables.get("check")
     check = _settings(check_node, _CHECK) if check_node is not None else {}
-    if defaults and "lock" in check:
-        raise check["lock"].node.error("a lock belongs to one recipe: set it in the recipe's [check] table")
     shrink_node = tables.get("shrink")
     return _Layer(
         python_version=_Setting(_python_version(python), python) if python is not None else None,
@@ -939,12 +1005,37 @@ def load_recipe(path: Path, *, project_defaults: Path | None = None) -> Recipe:
 
 
 def _load_defaults(path: Path) -> _Layer | None:
+    table = load_project_table(path)
+    if table is None:
+        return None
+    return _Layer(
+        shrink={key: s for key, s in table.get("shrink", {}).items() if key in _SHRINK},
+        check={key: s for key, s in table.get("check", {}).items() if key in _CHECK},
+    )
+
+
+ProjectTable = Mapping[str, Mapping[str, _Setting]]
+
+
+def load_project_table(path: Path, *, display: Path | None = None) -> ProjectTable | None:
+    """``[tool.slimwheel]`` of the ``pyproject.toml`` at ``path``, validated: table name → key → setting
+    (``None`` if the file has no such table). Relative paths are made absolute against the file's directory.
+
+    The one home of the ``[tool.slimwheel]`` schema, for ``build`` (project defaults of recipes) and for
+    :mod:`slimwheel.config` (``shrink`` and ``inspect``). ``display`` names the file in messages (default ``path``).
+    """
     doc, data = _read(path)
+    if display is not None:
+        doc = _Doc(display, doc.base, doc.lines)
     tool = data.get("tool")
     if not isinstance(tool, dict) or "slimwheel" not in tool:
         return None
     node = _Node(doc, ("tool", "slimwheel"), tool["slimwheel"])
-    return _layer(node.table(_DEFAULTS_KEYS), defaults=True)
+    table = {name: _settings(child, _PROJECT_TABLES[name]) for name, child in node.table(_PROJECT_TABLES).items()}
+    lock = table.get("check", {}).get("lock")
+    if lock is not None:
+        raise lock.node.error("a lock belongs to one recipe: set it in the recipe's [check] table")
+    return table
 
 
 def find_project_defaults(start: Path) -> Path | None:

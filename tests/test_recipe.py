@@ -360,12 +360,12 @@ def test_find_project_defaults(tmp_path: Path) -> None:
         (
             "[tool.slimwheel]\nshrnk = {}\n",
             2,
-            "tool.slimwheel.shrnk: unknown key; did you mean 'shrink'? (known: shrink, check)",
+            "tool.slimwheel.shrnk: unknown key; did you mean 'shrink'? (known: shrink, check, inspect)",
         ),
         (
             "[tool.slimwheel]\nplatforms = ['win32']\n",
             2,
-            "tool.slimwheel.platforms: unknown key (known: shrink, check)",
+            "tool.slimwheel.platforms: unknown key (known: shrink, check, inspect)",
         ),
         (
             "[tool.slimwheel.check]\nlock = 'x.lock'\n",
