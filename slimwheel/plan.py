@@ -5,7 +5,10 @@ removals, --keep patterns veto them, then safety checks put back what an import 
 
 * a module that a kept module imports at module level (so ``import pkg`` keeps working),
 * the ``__init__.py`` of a package that still has kept files (else Python imports it as a namespace package),
-* never anything under ``*.dist-info`` (RECORD and entry_points.txt are rewritten instead).
+* never anything under ``*.dist-info`` (RECORD and entry_points.txt are rewritten instead), except an
+  ``entry_points.txt`` whose every entry point was dropped: it is removed rather than written empty,
+* never a licence or notice file (:mod:`slimwheel.licences`): every one is listed under ``kept`` with its reason, and
+  a ``--prune`` pattern that matches one adds a plan warning (``--keep`` is never needed for them).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from pathlib import PurePosixPath
 from .categories import Category
 from .contents import Wheel, module_name
 from .imports import executed_imports
+from .licences import KEPT_REASON, licence_paths
 from .rules import Patterns, Rule, rule_for
+
+EMPTIED_ENTRY_POINTS = "every entry point in it was dropped"
 
 
 @dataclass
@@ -29,21 +35,28 @@ class Plan:
     kept: dict[str, str] = field(default_factory=dict)  # archive path → why a proposed removal was kept
     replaced: dict[str, bytes] = field(default_factory=dict)  # archive path → new content (entry_points.txt)
     dropped_entry_points: list[str] = field(default_factory=list)  # "group: name = target"
+    warnings: list[str] = field(default_factory=list)  # for the report (e.g. --prune matching a licence file)
 
 
 def make_plan(wheel: Wheel, categories: Mapping[str, Category], rules: Iterable[Rule], patterns: Patterns) -> Plan:
     rules = tuple(rules)
     plan = Plan()
+    licences = licence_paths(wheel)
     for entry in wheel.entries:
-        if wheel.is_metadata(entry.path):
-            continue
         _, installed = wheel.location(entry.path)
         rule = rule_for(categories[entry.path], rules)
         reason = f"{rule.code} {rule.name}" if rule else None
         pattern = patterns.pruned_by(entry.path, installed)
         if pattern is not None:
             reason = f"--prune {pattern}"
-        if reason is None:
+        if entry.path in licences:
+            plan.kept[entry.path] = f"{KEPT_REASON} (would be removed by {reason})" if reason else KEPT_REASON
+            if pattern is not None:
+                plan.warnings.append(
+                    f"--prune {pattern} matches licence file {entry.path}: licence and notice files are never removed"
+                )
+            continue
+        if reason is None or wheel.is_metadata(entry.path):
             continue
         keep = patterns.kept_by(entry.path, installed)
         if keep is not None:
@@ -59,6 +72,7 @@ def refresh_entry_points(wheel: Wheel, plan: Plan) -> None:
     """Recompute which entry points the plan's removals break (after more removals were added to it)."""
     path = f"{wheel.dist_info}/entry_points.txt"
     plan.replaced.pop(path, None)
+    plan.remove.pop(path, None)
     plan.dropped_entry_points.clear()
     _fix_entry_points(wheel, plan)
 
@@ -156,7 +170,8 @@ def _prefixes(dotted: str) -> list[str]:
 
 
 def _fix_entry_points(wheel: Wheel, plan: Plan) -> None:
-    """Drop entry points whose module this plan removes; rewrite entry_points.txt when any is dropped."""
+    """Drop entry points whose module this plan removes; rewrite entry_points.txt when any is dropped, or remove
+    it when none is left."""
     path = f"{wheel.dist_info}/entry_points.txt"
     entry = wheel.by_path.get(path)
     if entry is None or not plan.remove:
@@ -190,7 +205,9 @@ def _fix_entry_points(wheel: Wheel, plan: Plan) -> None:
                 dropped = True
         if not parser.items(group):
             parser.remove_section(group)
-    if dropped:
+    if dropped and not parser.sections():
+        plan.remove[path] = EMPTIED_ENTRY_POINTS
+    elif dropped:
         out = io.StringIO()
         for group in parser.sections():
             out.write(f"[{group}]\n")

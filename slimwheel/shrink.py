@@ -1,4 +1,9 @@
-"""The pipeline: wheel in → contents → plan → strip → writer → report. Read it top to bottom."""
+"""The pipeline: wheel in → contents → plan → strip → writer → report. Read it top to bottom.
+
+Licence and notice files (:mod:`slimwheel.licences`) are never removed: the plan keeps them, the trial counts them
+as required, a lock replay keeps them even when the lock removes them, and :func:`finish` refuses to write a wheel
+that lacks any of them (an internal error: a bug, never a silently non-compliant wheel).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from .categories import Category
 from .contents import Entry, Limits, Wheel, module_name, read_wheel
 from .errors import BadWheel, OutputError, UsageError, VerifyFailed
 from .inspection import categorize_entries
+from .licences import KEPT_REASON, ensure_licences_kept, licence_paths
 from .lock import Lock, MappedLock, StubRecord, WheelIdentity, map_lock, read_lock, write_lock
 from .plan import Plan, make_plan, refresh_entry_points
 from .records import SIGNATURE_FILES
@@ -78,6 +84,7 @@ class Prepared:
     started: float
     stubs: list[StubRecord] = field(default_factory=list)  # archive paths of stubs the trial kept
     lock: LockSummary | None = None
+    licences: frozenset[str] = frozenset()  # archive paths of the licence and notice files: never removed
 
 
 def prepare(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -> Prepared:
@@ -87,11 +94,22 @@ def prepare(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -
     wheel = read_wheel(wheel_path, limits=options.limits, allow_bad_record=options.allow_bad_record)
     categories = categorize_entries(wheel)
     plan = make_plan(wheel, categories, options.rules, options.patterns)
-    warnings = list(wheel.warnings)
+    warnings = [*wheel.warnings, *plan.warnings]
     entries = _apply(wheel, plan, warnings)
     entries, strip_results = _strip(entries, categories, options)
     warnings.extend(_missing_tool_warnings(strip_results))
-    return Prepared(wheel_path, dest, wheel, categories, plan, entries, strip_results, warnings, started)
+    return Prepared(
+        wheel_path,
+        dest,
+        wheel,
+        categories,
+        plan,
+        entries,
+        strip_results,
+        warnings,
+        started,
+        licences=licence_paths(wheel),
+    )
 
 
 def shrink(
@@ -128,8 +146,9 @@ def shrink_with_lock(
 
 
 def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = None) -> WheelReport:
-    """writer → report."""
+    """writer → report. The last safety net first: every licence and notice file of the input is in the output."""
     wheel, categories, plan = p.wheel, p.categories, p.plan
+    ensure_licences_kept(wheel.filename, licence_paths(wheel), (e.path for e in p.entries))
     written = write_wheel(
         p.entries,
         wheel.dist_info,
@@ -252,8 +271,8 @@ class _Items:
                     other = prepared[items.where[key][0]].wheel.filename
                     raise UsageError(f"{key} is installed by both {other} and {p.wheel.filename}")
                 items.data[key], items.modes[key], items.where[key] = entry.data, entry.mode, (index, entry.path)
-                if p.wheel.is_metadata(entry.path):
-                    items.required.add(key)
+                if p.wheel.is_metadata(entry.path) or entry.path in p.licences:
+                    items.required.add(key)  # in every candidate tree, never counted as removable
         return items
 
     def identity(self, checks: CheckOptions, env: Environment) -> str:
@@ -353,11 +372,13 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
     replaced: list[dict[str, bytes]] = [{} for _ in prepared]
     added: list[list[Entry]] = [[] for _ in prepared]
     for key, (index, path) in items.where.items():
+        if key in items.required:  # dist-info, licence and notice files: in every candidate, never removed
+            continue
         if key in stub_files:
             replaced[index][path] = stub_files[key].source
         elif key in stubbed:
             removals[index][path] = f"stubbed: {stubbed[key]} (replaced by a module that raises ImportError)"
-        elif key not in result.kept and key not in items.required:
+        elif key not in result.kept:
             removals[index][path] = f"not needed by the check ({label})"
     for stub in result.stubs:
         first = min(stub.replaces)
@@ -388,9 +409,12 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
 
 
 def learned_lock(p: Prepared, check: str, created_by: str) -> Lock:
-    """What shrinking ``p`` decided, as a lock: removals with reasons, stubs, stripped files, everything else kept."""
-    stubbed = {path for stub in p.stubs for path in stub.replaces} | {stub.stub_path for stub in p.stubs}
-    removed = {path: reason for path, reason in p.plan.remove.items() if path not in stubbed}
+    """What shrinking ``p`` decided, as a lock: removals with reasons, stubs, stripped files, everything else kept.
+    A licence or notice file is never written as removed or stub-replaced (it is listed as kept)."""
+    licences = licence_paths(p.wheel)
+    stubs = [replace(s, replaces=tuple(x for x in s.replaces if x not in licences)) for s in p.stubs]
+    stubbed = {path for stub in stubs for path in stub.replaces} | {stub.stub_path for stub in stubs}
+    removed = {path: reason for path, reason in p.plan.remove.items() if path not in stubbed and path not in licences}
     stripped = tuple(
         sorted(
             path
@@ -403,7 +427,7 @@ def learned_lock(p: Prepared, check: str, created_by: str) -> Lock:
         wheel=WheelIdentity.of(p.path),
         check=check,
         removed=removed,
-        stubs=tuple(sorted(p.stubs, key=lambda s: s.module)),
+        stubs=tuple(sorted(stubs, key=lambda s: s.module)),
         stripped=stripped,
         kept=tuple(sorted(e.path for e in p.wheel.entries if e.path not in listed)),
         created_by=created_by,
@@ -423,15 +447,22 @@ def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
     mapped = map_lock(lock, WheelIdentity.of(p.path), [e.path for e in p.wheel.entries])
     by_path = p.wheel.by_path
     stubbed: dict[str, bytes] = {}
+    licences_removed: dict[str, str] = {}  # licence files the lock removes (learned before they were protected)
     for stub in mapped.stubs:
         source = stub_source(stub.module, package_name=p.wheel.name)
         stubbed[stub.stub_path] = source
         for path in stub.replaces:
-            if path != stub.stub_path and path in by_path and path not in p.plan.remove:
+            if path in p.licences:
+                licences_removed[path] = f"stubbed: {stub.module}"
+            elif path != stub.stub_path and path in by_path and path not in p.plan.remove:
                 p.plan.remove[path] = f"stubbed: {stub.module} (from the lock)"
     for path, reason in mapped.removed.items():
-        if path in by_path and path not in p.plan.remove and not p.wheel.is_metadata(path):
+        if path in p.licences:
+            licences_removed[path] = reason
+        elif path in by_path and path not in p.plan.remove and not p.wheel.is_metadata(path):
             p.plan.remove[path] = f"{reason} (from the lock)"
+    for path, reason in licences_removed.items():
+        p.plan.kept[path] = f"{KEPT_REASON} (the lock removes it: {reason})"
     # Never fragile: a package that keeps a file keeps its __init__.py (else it turns namespace and "works").
     installed = {p.wheel.location(e.path)[1]: e.path for e in p.wheel.entries}
     kept_installed = [name for name, path in installed.items() if path not in p.plan.remove]
@@ -447,7 +478,7 @@ def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
         {path: source for path, source in stubbed.items() if path in present},
         [Entry(path, source, 0o644) for path, source in stubbed.items() if path not in present],
     )
-    p.stubs = list(mapped.stubs)
+    p.stubs = [replace(s, replaces=tuple(x for x in s.replaces if x not in p.licences)) for s in mapped.stubs]
     p.lock = LockSummary(
         file=str(lock_file),
         action="replayed",
@@ -456,9 +487,21 @@ def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
         total=mapped.total,
         unmapped=list(mapped.unmapped),
         unknown=[path for path in mapped.unknown if path not in p.plan.remove],  # the rules may remove them
-        notes=list(mapped.notes),
+        notes=[*mapped.notes, *_licence_note(licences_removed)],
     )
     return mapped
+
+
+def _licence_note(licences_removed: Mapping[str, str], shown: int = 5) -> list[str]:
+    """The lock-summary note for licence files a lock removes and the replay kept (none: no note)."""
+    if not licences_removed:
+        return []
+    paths = sorted(licences_removed)
+    more = f" … and {len(paths) - shown} more" if len(paths) > shown else ""
+    return [
+        f"kept {len(paths)} licence/notice file(s) the lock removes: {', '.join(paths[:shown])}{more} — licence and "
+        "notice files are never removed; relearn the lock"
+    ]
 
 
 def verify_with_check(prepared: list[Prepared], checks: CheckOptions) -> list[str]:

@@ -8,8 +8,15 @@ names the module, says slimwheel removed it and tells the user to reinstall the 
 A stub only helps when the start-up code binds the module without using it (``from . import heavy``); a package that
 imports names from it (``from .heavy import f``) still fails, so every candidate must be proven by running the check.
 
-Everything here is a pure function over item keys (installed paths such as ``"numpy/random/__init__.py"``, always
-``/``-separated): finding candidates (:func:`stub_candidates`, :func:`stub_candidate`), writing the stub
+Only a Python module can be stubbed: a shared library that is not an extension module (``libfoo.so`` loaded with
+``ctypes`` or by the dynamic loader, which exports no ``PyInit_libfoo``) is never replaced by a ``.py`` stub; it can
+only be removed like any other file. :func:`is_extension_module` decides that from the file's bytes, in one place.
+
+A stub never replaces a licence or notice file (:func:`slimwheel.licences.is_licence_path`, and any item the caller
+passes as ``never_replace``): when a stubbed package directory holds one, it stays beside the stub.
+
+Everything else here is a pure function over item keys (installed paths such as ``"numpy/random/__init__.py"``,
+always ``/``-separated): finding candidates (:func:`stub_candidates`, :func:`stub_candidate`), writing the stub
 (:func:`stub_source`) and applying it to a mapping of item contents (:func:`apply_stub`).
 """
 
@@ -19,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .imports import imported_from
+from .licences import is_licence_path
 
 DEFAULT_REASON = "removed by slimwheel because the check did not use it"
 
@@ -26,6 +34,33 @@ DEFAULT_REASON = "removed by slimwheel because the check did not use it"
 _IMPORTABLE = (".py", ".pyc", ".so", ".pyd")
 # Suffixes of files that belong to a module without being importable themselves.
 _COMPANIONS = (".pyi",)
+# Suffixes of native files that Python imports as extension modules (when they really are: is_extension_module).
+NATIVE_MODULE_SUFFIXES = (".so", ".pyd")
+
+
+def is_extension_module(key: str, data: bytes) -> bool:
+    """Whether a native module file (``pkg/_fast.cpython-311-x86_64-linux-gnu.so``, ``pkg/_fast.pyd``) really is a
+    CPython extension module: Python can import it only if it exports ``PyInit_<name>`` (``<name>`` = the file name up
+    to its first dot). A cheap search of the bytes for ``PyInit_<name>`` followed by the NUL that ends the name in
+    ELF ``.dynstr``, PE export and Mach-O string tables; no parse. A non-ASCII name (exported as ``PyInitU_...``)
+    counts as a module. Files without a native module suffix are not extension modules.
+    """
+    filename = key.rpartition("/")[2]
+    if not filename.endswith(NATIVE_MODULE_SUFFIXES):
+        return False
+    name = filename.split(".", 1)[0]
+    if not name.isascii():
+        return True
+    return b"PyInit_" + name.encode("ascii") + b"\0" in data
+
+
+def not_extension_modules(items: Mapping[str, bytes]) -> frozenset[str]:
+    """The items named like native modules (``.so``/``.pyd``) that are not extension modules (plain libraries)."""
+    return frozenset(
+        key
+        for key, data in items.items()
+        if key.endswith(NATIVE_MODULE_SUFFIXES) and not is_extension_module(key, data)
+    )
 
 
 @dataclass(frozen=True)
@@ -129,9 +164,14 @@ def _is_cached_bytecode(filename: str, name: str) -> bool:
 
 
 class _Tree:
-    """The importable layout of a set of item keys."""
+    """The importable layout of a set of item keys. ``never_replace`` items (and licence files) are left out of what a
+    stub replaces; ``not_modules`` (plain shared libraries named like extension modules) are never importable."""
 
-    def __init__(self, items: Iterable[str]) -> None:
+    def __init__(
+        self, items: Iterable[str], never_replace: Iterable[str] = (), not_modules: Iterable[str] = ()
+    ) -> None:
+        self.never_replace = frozenset(never_replace)
+        self.not_modules = frozenset(not_modules)
         self.keys = sorted(key for key in items if not self._outside_packages(key))
         self.dirs: dict[str, list[str]] = {}  # directory -> file names directly in it
         for key in self.keys:
@@ -146,19 +186,24 @@ class _Tree:
     def is_regular_package(self, directory: str) -> bool:
         return any(_is_module_file(f, "__init__", _IMPORTABLE) for f in self.dirs.get(directory, ()))
 
+    def replaceable(self, key: str) -> bool:
+        return key not in self.never_replace and not is_licence_path(key)
+
     def package_files(self, directory: str) -> frozenset[str]:
         prefix = directory + "/"
-        return frozenset(key for key in self.keys if key.startswith(prefix))
+        return frozenset(key for key in self.keys if key.startswith(prefix) and self.replaceable(key))
 
     def module_files(self, parent: str, name: str) -> frozenset[str]:
         files = {
-            f"{parent}/{f}" for f in self.dirs.get(parent, ()) if _is_module_file(f, name, _IMPORTABLE + _COMPANIONS)
+            f"{parent}/{f}"
+            for f in self.dirs.get(parent, ())
+            if _is_module_file(f, name, _IMPORTABLE + _COMPANIONS) and f"{parent}/{f}" not in self.not_modules
         }
         if not any(_is_module_file(f.rpartition("/")[2], name, _IMPORTABLE) for f in files):
-            return frozenset()  # only a .pyi: not an importable module
+            return frozenset()  # only a .pyi, or a plain shared library: not an importable module
         cache = f"{parent}/__pycache__"
         files.update(f"{cache}/{f}" for f in self.dirs.get(cache, ()) if _is_cached_bytecode(f, name))
-        return frozenset(files)
+        return frozenset(f for f in files if self.replaceable(f))
 
 
 def _candidate(tree: _Tree, weights: Mapping[str, int], module: str, package_name: str) -> StubCandidate | None:
@@ -179,14 +224,24 @@ def _candidate(tree: _Tree, weights: Mapping[str, int], module: str, package_nam
     return StubCandidate(module, replaces, stub_key, saved, package_name)
 
 
-def stub_candidate(items: Mapping[str, int], module: str, *, package_name: str | None = None) -> StubCandidate | None:
+def stub_candidate(
+    items: Mapping[str, int],
+    module: str,
+    *,
+    package_name: str | None = None,
+    never_replace: Iterable[str] = (),
+    not_modules: Iterable[str] = (),
+) -> StubCandidate | None:
     """The stub candidate for ``module`` in ``items`` (item key -> weight), whatever the check uses.
 
     ``None`` when ``module`` is a top-level module or package, has a component starting with ``__``, lives in a
-    namespace package, or has no importable file in ``items``. The weight may be negative for a small module.
-    ``package_name`` (default: the top-level name of ``module``) is the distribution the stub's message names.
+    namespace package, or has no importable file in ``items`` (``not_modules``: items named like extension modules
+    that are plain shared libraries, see :func:`not_extension_modules`). The weight may be negative for a small
+    module. ``package_name`` (default: the top-level name of ``module``) is the distribution the stub's message names.
+    The candidate never replaces licence files nor ``never_replace`` items.
     """
-    return _candidate(_Tree(items), items, module, package_name or module.split(".", 1)[0])
+    tree = _Tree(items, never_replace, not_modules)
+    return _candidate(tree, items, module, package_name or module.split(".", 1)[0])
 
 
 def _covers(names: frozenset[str], module: str) -> bool:
@@ -208,6 +263,8 @@ def stub_candidates(
     *,
     protected: Iterable[str] = (),
     package_name: str | None = None,
+    never_replace: Iterable[str] = (),
+    not_modules: Iterable[str] = (),
 ) -> list[StubCandidate]:
     """Modules that the package imports at start-up and the check does not use, as stub candidates.
 
@@ -220,8 +277,10 @@ def stub_candidates(
     (``numpy.__config__``), modules inside a namespace package, ``*.dist-info``/``*.data`` files, modules without
     an importable file in ``items``, and stubs that would not save any bytes. Sorted by weight, heaviest first.
     ``package_name`` (default: the top-level module name) is the distribution the stubs' messages name.
+    ``never_replace`` items and licence files are never among a candidate's ``replaces``; ``not_modules`` (plain
+    shared libraries named like extension modules) never make a module stubbable.
     """
-    tree = _Tree(items)
+    tree = _Tree(items, never_replace, not_modules)
     used_names = frozenset(used)
     protected_names = frozenset(protected)
     chosen: dict[str, StubCandidate | None] = {}

@@ -14,7 +14,9 @@ The phases, each counted in runs:
 7. **confirm** — the final set must pass several more times; if not, fall back to the last set that did.
 
 The package ``__init__.py`` of every directory that keeps a file is always kept (deleting it would turn the
-package into a namespace package and "pass" by accident), and so is every ``*.dist-info`` file.
+package into a namespace package and "pass" by accident). The ``required`` items (every ``*.dist-info`` file and
+every licence or notice file, as the caller decides) are in every candidate tree and never replaced by a stub. A
+shared library that is not an extension module (:func:`slimwheel.stubs.is_extension_module`) is never stubbed.
 The search itself is :class:`slimwheel.reduce.Reducer`, which knows nothing about files; this module turns
 item sets into candidate trees (:class:`slimwheel.sandbox.Sandbox`) and check runs into its oracle.
 """
@@ -34,7 +36,7 @@ from .errors import SlimwheelError
 from .imports import ImportGraph
 from .reduce import Budget, Reducer, candidate_key, expansions
 from .sandbox import Check, RunResult, Sandbox
-from .stubs import StubCandidate, blocked_candidates, stub_candidates
+from .stubs import StubCandidate, blocked_candidates, not_extension_modules, stub_candidates
 from .trace import path_key
 
 # A path inside a candidate tree as a traceback prints it (…/trees/12/site/pkg/data/x.txt) and a missing module.
@@ -447,8 +449,11 @@ class Trial:
         ran = {callee for callee, _ in self.calls} | self.touched if self.calls is not None else kept
         sources = {k: self.items[k] for k in kept & ran if k.endswith(".py")}
         skipped: set[str] = set()
+        libraries = not_extension_modules({k: self.items[k] for k in kept})
         while True:
-            candidates = stub_candidates(weights, modules, skipped, protected=())
+            candidates = stub_candidates(
+                weights, modules, skipped, protected=(), never_replace=self.required, not_modules=libraries
+            )
             blocked = blocked_candidates(candidates, sources)
             unworkable = {c.module for c in candidates if c.module in blocked or self.used_from_outside(c)}
             if not unworkable:

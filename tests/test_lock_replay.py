@@ -30,14 +30,16 @@ from smoke_checks import NUMPY_CHECK
 from synth import EXT_SUFFIX, SynthWheel, compile_extension, compile_shared_lib, native_tag
 from test_real_wheels import UV, UV_PLATFORMS, check_installed, natives, open_pe, pip_command, run
 from test_trial_real import pip_target
-from wheelcache import NUMPY_LINUX, NUMPY_WIN32, NUMPY_WIN64, RealWheel
+from wheelcache import NUMPY_LINUX, NUMPY_WIN32, NUMPY_WIN64, ONNXRUNTIME_LINUX, SCIPY_LINUX, RealWheel
 
 from slimwheel.binaries import describe
 from slimwheel.cli import main
+from slimwheel.contents import read_wheel
 from slimwheel.errors import ExitCode
+from slimwheel.licences import KEPT_REASON, licence_paths
 from slimwheel.lock import Lock, WheelIdentity, path_signature, read_lock, write_lock
 from slimwheel.sandbox import Check
-from slimwheel.shrink import CheckOptions, ShrinkOptions, locks_for_wheels, shrink_with_check
+from slimwheel.shrink import CheckOptions, ShrinkOptions, locks_for_wheels, shrink_with_check, shrink_with_lock
 from slimwheel.trial import TrialOptions
 
 MB = 1_000_000
@@ -447,7 +449,8 @@ def test_replay_onto_another_platform_keeps_what_does_not_map(
     for removed in ("calc/extra.py", "calc/cli.py", "calc/data/unused.bin", "calc/tests/test_calc.py"):
         assert removed in before and removed not in after, removed
     assert b"__slimwheel_stub__ = True" in after["calc/startup_only.py"]
-    assert "calc-cli" not in after["calc-1.0.dist-info/entry_points.txt"].decode()
+    # calc-cli was the only entry point: entry_points.txt goes rather than staying empty
+    assert "calc-1.0.dist-info/entry_points.txt" in before and "calc-1.0.dist-info/entry_points.txt" not in after
     # the same decisions as the learned output, path for path, apart from what the lock could not decide
     learned_signatures = {path_signature(p) for p in members(learned.output)}
     undecided = {*dlls, "calc/win_only.py"}
@@ -646,3 +649,42 @@ def test_a_build_tag_does_not_hide_the_lock_of_the_same_platform(tmp_path: Path)
         write_lock(tmp_path / f"calc-{tag}.lock", Lock(identity, "", {}, (), (), ("calc/__init__.py",)))
     (chosen,) = locks_for_wheels([Path("calc-1.0-1-cp311-cp311-win_amd64.whl")], [tmp_path])
     assert chosen[0].wheel.tag == "cp311-cp311-win_amd64"
+
+
+# ---- committed locks were learned before licence files were protected: replaying them keeps those files ------
+
+RECIPE_LOCKS = Path(__file__).resolve().parent.parent / "recipes" / "locks"
+
+
+@pytest.mark.realwheel
+@pytest.mark.parametrize(
+    ("spec", "lock_name"),
+    [
+        pytest.param(NUMPY_LINUX, "numpy.lock", id="numpy"),
+        pytest.param(ONNXRUNTIME_LINUX, "onnxruntime.lock", id="onnxruntime"),
+        pytest.param(SCIPY_LINUX, "scipy.lock", id="scipy"),
+    ],
+)
+def test_an_old_lock_that_removes_licence_files_keeps_them(
+    spec: RealWheel, lock_name: str, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    lock_file = RECIPE_LOCKS / lock_name
+    source = wheelcache.fetch(spec)
+    licences = licence_paths(read_wheel(source))
+    lock = read_lock(lock_file)
+    removes = sorted(set(lock.removed) & licences)
+    assert removes, f"{lock_name} no longer removes licence files: this test needs another old lock"
+    (tmp_path / "wh").mkdir()
+    (report,) = shrink_with_lock([source], tmp_path / "wh", ShrinkOptions(), [(lock, lock_file)])
+    assert report.lock is not None and report.output is not None
+    before, after = members(source), members(report.output)
+    assert {path: after.get(path) for path in licences} == {path: before[path] for path in licences}
+    (note,) = [n for n in report.lock.notes if "licence" in n]
+    assert note.startswith(f"kept {len(removes)} licence/notice file(s) the lock removes: ") and "relearn" in note
+    kept = {k.path: k.reason for k in report.kept}
+    assert all(kept[path].startswith(f"{KEPT_REASON} (the lock removes it: ") for path in removes)
+    record_property(
+        "slimwheel-numbers",
+        f"{lock_name} replayed onto {source.name}: {len(removes)} licence files the lock removes kept "
+        f"({', '.join(removes)}); {len(licences)} licence files in, {len(licences)} out",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ from synth import SynthWheel, demo_wheel
 from slimwheel.contents import read_wheel
 from slimwheel.errors import UsageError
 from slimwheel.inspection import categorize_entries
-from slimwheel.plan import Plan, make_plan
+from slimwheel.plan import EMPTIED_ENTRY_POINTS, Plan, make_plan
 from slimwheel.rules import DEFAULT_RULES, RULES, Patterns, select_rules
+from slimwheel.shrink import ShrinkOptions, shrink
 
 
 def plan_for(path: Path, rules: str | None = None, prune: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> Plan:
@@ -68,7 +70,10 @@ def test_prune_matches_archive_and_installed_paths(demo: Path) -> None:
 
 def test_dist_info_is_never_removed(demo: Path) -> None:
     plan = plan_for(demo, prune=("*",))
-    assert not [p for p in plan.remove if ".dist-info/" in p]
+    # only an entry_points.txt whose every entry point went is removed (not written empty)
+    assert {p: r for p, r in plan.remove.items() if ".dist-info/" in p} == {
+        "demo-1.0.dist-info/entry_points.txt": EMPTIED_ENTRY_POINTS
+    }
 
 
 def test_package_init_kept_while_package_keeps_files(tmp_path: Path) -> None:
@@ -163,3 +168,25 @@ def test_import_prefilter(source: bytes, expected: bool) -> None:
     from slimwheel.plan import _imports_mention
 
     assert _imports_mention(source, re.compile(rb"\b(?:tests|examples)\b")) is expected
+
+
+def test_an_entry_points_txt_left_empty_is_dropped_not_written_empty(tmp_path: Path) -> None:
+    files = {"pkg/__init__.py": b"", "pkg/tests/__init__.py": b"", "pkg/tests/run.py": b"def main():\n    pass\n"}
+    eps = {"console_scripts": {"pkg-tests": "pkg.tests.run:main"}, "pytest11": {"pkg": "pkg.tests"}}
+    wheel = SynthWheel(name="pkg", version="2.0", files=files, entry_points=eps).build(tmp_path / "dist")
+    path = "pkg-2.0.dist-info/entry_points.txt"
+    plan = plan_for(wheel)
+    assert plan.remove[path] == EMPTIED_ENTRY_POINTS and path not in plan.replaced
+    assert sorted(plan.dropped_entry_points) == [
+        "console_scripts: pkg-tests = pkg.tests.run:main",
+        "pytest11: pkg = pkg.tests",
+    ]
+    report = shrink(wheel, tmp_path, ShrinkOptions())
+    with zipfile.ZipFile(report.output or "") as zf:
+        assert path not in zf.namelist()
+        record = zf.read("pkg-2.0.dist-info/RECORD").decode()
+    assert "entry_points.txt" not in record and "pkg/__init__.py," in record
+    assert {r.path: r.reason for r in report.removed}[path] == EMPTIED_ENTRY_POINTS
+    # with one entry point left, the file is rewritten as before
+    kept = plan_for(wheel, rules="none", prune=("pkg/tests/run.py",))
+    assert path not in kept.remove and kept.replaced[path] == b"[pytest11]\npkg = pkg.tests\n\n"

@@ -37,6 +37,8 @@ from wheelcache import (
 )
 
 from slimwheel.binaries import describe
+from slimwheel.contents import read_wheel
+from slimwheel.licences import licence_paths
 from slimwheel.report import to_json
 from slimwheel.shrink import ShrinkOptions, shrink
 
@@ -529,6 +531,39 @@ def test_dist_info_is_kept(spec: RealWheel, shrunk: Callable[[RealWheel], Shrunk
     assert set(after) == set(before) - {f"{meta}/{n}" for n in SIGNATURES}
     same = {n for n in after if not n.endswith(("/RECORD", "/entry_points.txt"))}
     assert {n: after[n] for n in same} == {n: before[n] for n in same}
+
+
+# Licence files every build of a project ships outside *.dist-info (the ones rules or checks removed before).
+LICENCES_OUTSIDE_DIST_INFO = {
+    "numpy": {"numpy/ma/LICENSE", "numpy/random/LICENSE.md"},
+    "onnxruntime": {"onnxruntime/LICENSE", "onnxruntime/ThirdPartyNotices.txt"},
+    "scipy": {
+        "scipy/_lib/_uarray/LICENSE",
+        "scipy/fft/_pocketfft/LICENSE.md",
+        "scipy/integrate/LICENSE_DOP",
+        "scipy/spatial/qhull_src/COPYING_QHULL.txt",
+    },
+}
+
+
+@pytest.mark.parametrize("spec", params(ALL))
+def test_every_licence_file_is_kept_byte_for_byte(
+    spec: RealWheel, shrunk: Callable[[RealWheel], Shrunk], record_property: Callable[[str, object], None]
+) -> None:
+    s = shrunk(spec)
+    licences = licence_paths(read_wheel(s.input))
+    before = read_all(s.input, lambda n: n in licences)
+    after = read_all(s.output, lambda n: n in licences)
+    outside = {p for p in licences if ".dist-info/" not in p}
+    line = (
+        f"{s.input.name}: {len(licences)} licence/notice files in, {len(after)} out ({len(outside)} outside dist-info)"
+    )
+    print(line)
+    record_property("slimwheel-numbers", line)
+    assert LICENCES_OUTSIDE_DIST_INFO[spec.project] <= outside
+    assert len(after) == len(before) == len(licences) and after == before
+    assert licences <= {x.path for x in s.report.kept}  # listed as kept for safety, with the reason
+    assert not licences & {x.path for x in s.report.removed}
 
 
 def module_present(names: set[str], module: str) -> bool:

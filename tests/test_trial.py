@@ -354,3 +354,86 @@ def test_progress_events_carry_an_eta(app_wheel: Path, check_script: Path, cache
     assert certify[-1].eta is not None and certify[0].eta is not None and certify[-1].eta <= certify[0].eta * 1.5
     line = progress_line(events[-1])
     assert line.startswith("confirm: ") and "removed " in line and "ETA ~0 s" in line
+
+
+# ---- licence files and plain shared libraries ------------------------------------------------------------------
+
+LIC_INIT = b"""import ctypes, os
+from . import core
+from . import heavy
+try:  # a plain shared library loaded at start-up, which the check never calls
+    PLAIN = ctypes.CDLL(os.path.join(os.path.dirname(__file__), "libplain.so"))
+except OSError:
+    PLAIN = None
+"""
+LIC_CHECK = "import app\nassert app.core.compute() == 42\nprint('ok')\n"
+# The licence and notice files of the licensed app wheel; the check opens none of them.
+APP_LICENCES = {
+    "app/LICENSE",
+    "app/ThirdPartyNotices.txt",
+    "app/heavy/LICENSE",  # in a package the trial replaces by a stub
+    "app/extras/COPYING_X.txt",  # beside modules the check does not need
+    "app/data/README-NOTICE",
+    "app-1.0.dist-info/licenses/LICENSE",
+}
+
+
+@pytest.fixture(scope="module")
+def licensed_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(wheel, check script): app imports its core, a heavy subpackage it never uses and a plain .so."""
+    from synth import compile_shared_lib
+
+    tmp = tmp_path_factory.mktemp("licensed")
+    files: dict[str, bytes] = {path: f"licence text of {path}\n".encode() for path in APP_LICENCES}
+    files |= {
+        "app/__init__.py": LIC_INIT,
+        "app/core.py": b"def compute():\n    return 41 + 1\n",
+        "app/heavy/__init__.py": b"from .impl import helper\n",
+        "app/heavy/impl.py": b"def helper():\n    return 1\n" + b"# padding\n" * 500,
+        "app/libplain.so": compile_shared_lib(tmp / "lib", "libplain.so").read_bytes(),
+        "app/extras/__init__.py": b"",
+        "app/extras/unused.py": b"X = 1\n" * 200,
+        "app/data/table.csv": b"a,b\n" * 100,
+    }
+    wheel = SynthWheel(
+        name="app", version="1.0", tag=native_tag(), purelib=False, files=files, metadata_extra="License-File: LICENSE"
+    ).build(tmp / "dist")
+    check = tmp / "check_app.py"
+    check.write_text(LIC_CHECK)
+    return wheel, check
+
+
+def members_of(path: object) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(str(path)) as zf:
+        return {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+
+
+def test_trial_keeps_licence_files_and_never_stubs_a_plain_library(
+    licensed_app: tuple[Path, Path], cache_dir: Path, tmp_path: Path
+) -> None:
+    wheel, check = licensed_app
+    (report,) = checked(wheel, tmp_path, cache_dir, (Check.script(check),))
+    before, after = members_of(wheel), members_of(report.output)  # type: ignore[attr-defined]
+    for path in APP_LICENCES:
+        assert after.get(path) == before[path], f"{path} was removed or changed"
+    assert not APP_LICENCES & {r.path for r in report.removed}  # type: ignore[attr-defined]
+    assert {"app/extras/unused.py", "app/data/table.csv"} <= {r.path for r in report.removed}  # type: ignore[attr-defined]
+    # app.heavy is stubbed; its licence stays beside the stub
+    assert report.check.stubs == ["app.heavy (2 files replaced)"]  # type: ignore[attr-defined]
+    assert b"__slimwheel_stub__ = True" in after["app/heavy/__init__.py"] and "app/heavy/impl.py" not in after
+    # the plain library is no module: never a .py stub; the traced run opened it, so it stays (stripped)
+    assert "app/libplain.py" not in after and after["app/libplain.so"].startswith(b"\x7fELF")
+
+
+def test_minimal_removes_an_unneeded_plain_library_as_a_file(
+    licensed_app: tuple[Path, Path], cache_dir: Path, tmp_path: Path
+) -> None:
+    wheel, check = licensed_app
+    (report,) = checked(wheel, tmp_path, cache_dir, (Check.script(check),), minimal=True)
+    after = members_of(report.output)  # type: ignore[attr-defined]
+    assert set(after) >= APP_LICENCES
+    removed = {r.path: r.reason for r in report.removed}  # type: ignore[attr-defined]
+    assert removed["app/libplain.so"].startswith("not needed by the check")
+    assert "app/libplain.py" not in after and not any("libplain" in s for s in report.check.stubs)  # type: ignore[attr-defined]

@@ -22,6 +22,8 @@ import wheelcache
 from smoke_checks import NUMPY_CHECK, ONNX_CHECK, build_model
 from wheelcache import NUMPY_LINUX, ONNXRUNTIME_LINUX
 
+from slimwheel.contents import read_wheel
+from slimwheel.licences import licence_paths
 from slimwheel.report import WheelReport
 from slimwheel.sandbox import Check
 from slimwheel.shrink import CheckOptions, ShrinkOptions, shrink_with_check
@@ -83,6 +85,20 @@ def names(path: Path | str) -> set[str]:
         return {info.filename for info in zf.infolist() if not info.is_dir()}
 
 
+def assert_licences_kept(source: Path, output: Path, record_property: Callable[[str, object], None]) -> None:
+    """Every licence or notice file of ``source`` is in ``output``, byte for byte, though the check opens none."""
+    licences = licence_paths(read_wheel(source))
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(output) as zout:
+        out = set(zout.namelist())
+        kept = {name for name in licences if name in out and zout.read(name) == zin.read(name)}
+    outside = sorted(p for p in licences if ".dist-info/" not in p)
+    record_property(
+        "slimwheel-numbers",
+        f"{source.name} with a check: {len(licences)} licence/notice files in, {len(kept)} out ({', '.join(outside)})",
+    )
+    assert outside and kept == licences, sorted(licences - kept)
+
+
 def runs_until_verified(report: WheelReport) -> int:
     assert report.check is not None
     return sum(n for phase, n in report.check.runs.items() if phase not in FIXED_PHASES)
@@ -141,6 +157,7 @@ def test_numpy_linalg_fft_check_keeps_only_what_it_needs(
                 assert init in kept, f"{name} is kept but {init} is not"
     dist_info = {n for n in original if n.startswith("numpy-2.4.6.dist-info/")}
     assert dist_info and dist_info <= kept
+    assert_licences_kept(source, out, record_property)
 
     # The result works outside slimwheel, exactly like the original.
     slim = run_check(bare_python, pip_target(tmp_path / "slim", out), check)
@@ -171,6 +188,9 @@ def test_onnxruntime_runs_a_model_after_trial_deletion(
     record_property("slimwheel-numbers", line)
     assert out.stat().st_size < source.stat().st_size
     assert any(n.startswith("onnxruntime/capi/onnxruntime_pybind11_state") for n in kept)
+    assert_licences_kept(source, out, record_property)
+    # a plain shared library (no PyInit_) is never replaced by a .py stub
+    assert not [n for n in kept if n.startswith("onnxruntime/capi/lib") and n.endswith(".py")]
 
     target = pip_target(tmp_path / "target", out, numpy_wheel)
     result = run_check(bare_python, target, check)
