@@ -1,5 +1,9 @@
 """Command line: argument parsing, exit codes and printing. Nothing else lives here.
 
+Output: the human report goes to standard output, or to standard error when ``--json -`` puts the JSON on standard
+output; errors, notes and broken budgets always go to standard error. What the streams can show (encodings, a
+terminal or a log, their width) is :mod:`slimwheel.console`'s business; output files are :mod:`slimwheel.outputs`'.
+
 Exit codes: 0 success; 1 internal error (a bug); 2 bad command line, bad input wheel, unusable output, or a
 check that can't be used (fails with the original wheels, passes without them, flaky); 3 a --max-size /
 --max-total-size budget is exceeded; 130 interrupted (with --check: after writing the best verified result).
@@ -11,26 +15,26 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+from rich import box
+from rich.console import RenderableType
 from rich.text import Text
 
 from . import __version__
 from .binaries import StripLevel
 from .build import BuildOptions, PlatformBuild, build
+from .console import AppConsole, Field, NameTable, is_utf, make_console, plural, progress_display, safe_streams
 from .contents import Limits, read_wheel
 from .errors import ExitCode, OutputError, SlimwheelError, UsageError
 from .inspection import inspect_wheel
 from .inspection import renderables as inspection_renderables
 from .inspection import to_json as inspection_json
+from .outputs import is_stdout, write_output
 from .recipe import find_project_defaults, load_recipe, platform_info
-from .report import WheelReport, renderables, to_json, total_renderable
+from .report import WheelReport, over_budget_messages, renderables, to_json, total_renderable
 from .rules import RULES, Patterns, select_rules
 from .sandbox import Check
 from .shrink import (
@@ -47,6 +51,9 @@ from .trial import TrialEvent, TrialOptions, default_jobs
 from .units import human_size, parse_size
 from .writer import MAX_LEVEL
 
+#: ``inspect --json`` with no FILE (deprecated): the JSON alone, on standard output.
+_BARE_JSON = "\0bare"
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -60,8 +67,9 @@ def progress_line(event: TrialEvent) -> str:
         eta = "ETA unknown"
     else:
         eta = f"ETA {'≥ ' if event.eta_is_lower_bound else '~'}{_duration(event.eta)}"
+    removed = human_size(event.total_bytes - event.kept_bytes)
     return (
-        f"{event.phase}: {event.runs} check runs · removed {human_size(event.total_bytes - event.kept_bytes)} · "
+        f"{event.phase}: {plural(event.runs, 'check run')} · removed {removed} · "
         f"best {human_size(event.kept_bytes)} of {human_size(event.total_bytes)} installed · "
         f"{_duration(event.elapsed)} elapsed · {eta}"
     )
@@ -93,16 +101,31 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="slimwheel", description="Make Python wheels small: prune, strip, repack, report.")
-    parser.add_argument("--version", action="version", version=f"slimwheel {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"slimwheel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ins = sub.add_parser("inspect", help="show where a wheel's bytes are")
-    ins.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
-    ins.add_argument("--json", action="store_true", help="print JSON (schema-versioned) instead of tables")
+    ins.add_argument("wheels", nargs="*", type=Path, metavar="WHEEL", help="wheel files, or directories of them")
+    ins.add_argument(
+        "--json",
+        nargs="?",
+        const=_BARE_JSON,
+        metavar="FILE",
+        help="also write the inspection as JSON (schema-versioned) to FILE; '-' for standard output (the tables "
+        "then go to standard error)",
+    )
     ins.add_argument("--top", type=_positive, default=15, help="how many of the largest files to list (default 15)")
     ins.add_argument("--depth", type=_positive, default=3, help="depth of the size tree (default 3)")
     _add_limits(ins)
 
+    _add_shrink_parser(sub)
+    sub.add_parser("rules", help="list the pruning rules")
+
+    _add_build_parser(sub)
+    return parser
+
+
+def _add_shrink_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     shr = sub.add_parser("shrink", help="write slimmed wheels and report before/after")
     shr.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL", help="wheel files, or directories of them")
     shr.add_argument(
@@ -160,14 +183,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-total-size", type=_size, metavar="SIZE", help="exit 3 if all output wheels together are larger"
     )
     shr.add_argument("--dry-run", action="store_true", help="report what would happen; write no wheel")
-    shr.add_argument("--json", type=Path, metavar="FILE", help="also write the full report as JSON to FILE")
+    shr.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the full report as JSON to FILE; '-' for standard output (the report then goes to "
+        "standard error)",
+    )
     shr.add_argument(
         "--allow-bad-record",
         action="store_true",
         help="proceed even if the input's RECORD hashes or sizes do not match (the output gets a correct RECORD)",
     )
     shr.add_argument("-q", "--quiet", action="store_true", help="print only errors and the totals")
+    shr.add_argument("-v", "--verbose", action="store_true", help="also list every removed file with its reason")
     _add_limits(shr)
+    _add_check_options(shr)
+
+
+def _add_check_options(shr: argparse.ArgumentParser) -> None:
     chk = shr.add_argument_group("trial deletion against your check (removes every file the check does not need)")
     chk.add_argument(
         "--check",
@@ -238,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fails",
     )
 
-    sub.add_parser("rules", help="list the pruning rules")
 
+def _add_build_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     bld = sub.add_parser("build", help="build slim wheels from recipes for each platform, within their budgets")
     bld.add_argument("recipes", nargs="+", type=Path, metavar="RECIPE", help="recipe files (recipes/*.toml)")
     bld.add_argument(
@@ -259,9 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir", type=Path, help="downloads, builds and check environments (default ~/.cache/slimwheel)"
     )
     bld.add_argument("--project", type=Path, metavar="PYPROJECT", help="pyproject.toml with [tool.slimwheel] defaults")
-    bld.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON to FILE")
+    bld.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the results as JSON to FILE; '-' for standard output (the tables then go to standard error)",
+    )
     bld.add_argument("-q", "--quiet", action="store_true", help="print only the summary table")
-    return parser
 
 
 def _add_limits(p: argparse.ArgumentParser) -> None:
@@ -289,53 +325,71 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        if args.command == "inspect":
-            return _inspect(args, out)
-        if args.command == "shrink":
-            return _shrink(args, out, err)
-        if args.command == "build":
-            return _build(args, out, err)
-        return _rules(out)
-    except SlimwheelError as exc:
-        err.print(f"slimwheel: error: {exc.message}", markup=False)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("slimwheel: interrupted; no partial output was left behind", markup=False)
-        return int(ExitCode.INTERRUPTED)
-    except Exception as exc:  # a bug: one line, and a traceback only on request
-        if os.environ.get("SLIMWHEEL_DEBUG"):
-            raise
-        err.print(
-            f"slimwheel: internal error: {type(exc).__name__}: {exc} (set SLIMWHEEL_DEBUG=1 for a traceback; "
-            "please report it)",
-            markup=False,
-        )
-        return int(ExitCode.FAILURE)
+    with safe_streams():  # what a stream can't encode is written as ASCII, never a UnicodeEncodeError
+        args = build_parser().parse_args(argv)
+        out = make_console(sys.stdout)
+        err = make_console(sys.stderr)
+        try:
+            if args.command == "inspect":
+                return _inspect(args, out, err)
+            if args.command == "shrink":
+                return _shrink(args, out, err)
+            if args.command == "build":
+                return _build(args, out, err)
+            return _rules(out)
+        except SlimwheelError as exc:
+            err.plain_line(f"slimwheel: error: {exc.message}")
+            return int(exc.exit_code)
+        except KeyboardInterrupt:
+            err.plain_line("slimwheel: interrupted; no partial output was left behind")
+            return int(ExitCode.INTERRUPTED)
+        except Exception as exc:  # a bug: one line, and a traceback only on request
+            if os.environ.get("SLIMWHEEL_DEBUG"):
+                raise
+            err.plain_line(
+                f"slimwheel: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+                "(set SLIMWHEEL_DEBUG=1 for a traceback; please report it)"
+            )
+            return int(ExitCode.FAILURE)
 
 
-def _inspect(args: argparse.Namespace, out: Console) -> int:
+def _view(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> AppConsole:
+    """Where the human report goes: standard error when the JSON goes to standard output."""
+    return err if args.json is not None and (args.json == _BARE_JSON or is_stdout(args.json)) else out
+
+
+def _inspect(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
+    if args.json is not None and args.json != _BARE_JSON and (args.json.endswith(".whl") or Path(args.json).is_dir()):
+        args.wheels.insert(0, Path(args.json))  # "inspect --json x.whl": the old flag followed by a wheel
+        args.json = _BARE_JSON
+    if not args.wheels:
+        raise UsageError("inspect: give at least one WHEEL (a wheel file or a directory of them)")
+    limits = _limits(args)
     results = [
-        inspect_wheel(read_wheel(p, limits=_limits(args), allow_bad_record=True), top=args.top) for p in args.wheels
+        inspect_wheel(read_wheel(p, limits=limits, allow_bad_record=True), top=args.top)
+        for p in _expand_wheel_args(args.wheels)
     ]
-    if args.json:
-        print(json.dumps(inspection_json(results), indent=2))
+    if args.json == _BARE_JSON:
+        err.plain_line("slimwheel: note: a bare --json is deprecated; use --json - (JSON on standard output)")
+        _write_json("-", inspection_json(results))
         return 0
+    if args.json is not None:
+        _write_json(args.json, inspection_json(results))
+    view = _view(args, out, err)
     for item in results:
-        for r in inspection_renderables(item, depth=args.depth):
-            out.print(r)
-        out.print()
+        for r in inspection_renderables(item, depth=args.depth, safe=view.safe):
+            view.show(r)
+        view.show()
     return 0
 
 
 def _expand_wheel_args(paths: Sequence[Path]) -> list[Path]:
     """WHEEL arguments: files, or directories standing for the ``*.whl`` files in them (handy in CI, where
-    cibuildwheel and shells on Windows don't expand globs)."""
+    cibuildwheel and shells on Windows don't expand globs). A path that doesn't exist is a usage error."""
     wheels: list[Path] = []
     for path in paths:
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"{path}: can't be read: No such file or directory")  # the reader's words, for shrink
         if path.is_dir() and path.suffix != ".whl":  # a directory named *.whl is refused as a bad wheel later
             found = sorted(path.glob("*.whl"))
             if not found:
@@ -346,8 +400,7 @@ def _expand_wheel_args(paths: Sequence[Path]) -> list[Path]:
     return wheels
 
 
-def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
-    args.wheels = _expand_wheel_args(args.wheels)
+def _shrink(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
     if args.no_rules and args.rules:
         raise UsageError("--rules and --no-rules can't be used together")
     options = ShrinkOptions(
@@ -361,11 +414,10 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
         budget=args.max_size,
         recompress=args.recompress,
     )
+    args.wheels = _expand_wheel_args(args.wheels)  # once the options are known to be usable
     names = [p.name for p in args.wheels]
     if len(set(names)) != len(names):
         raise UsageError("two inputs have the same file name; their outputs would collide")
-    reports: list[WheelReport] = []
-    failed = False
     has_check = bool(args.check or args.check_cmd)
     if args.lock and args.save_lock:
         raise UsageError("--lock replays a lock and --save-lock learns one; use one of them")
@@ -378,39 +430,62 @@ def _shrink(args: argparse.Namespace, out: Console, err: Console) -> int:
     output_dir = None if args.dry_run else args.wheel_dir
     if output_dir is not None:  # only once the options and locks are known to be usable
         prepare_output_dir(output_dir)
+    view = _view(args, out, err)
+    failed = False
     if args.lock:
         verify = _check_options(args) if args.verify else None
         reports = shrink_with_lock(list(args.wheels), output_dir, options, locks, verify)
     elif has_check:
-        reports = _shrink_with_check(args, options, output_dir, out, save_locks)
+        reports = _shrink_with_check(args, options, output_dir, view, save_locks)
     else:
-        for index, path in enumerate(args.wheels):
-            try:
-                report = shrink(path, output_dir, options, save_lock=save_locks[index] if save_locks else None)
-            except SlimwheelError as exc:
-                err.print(f"slimwheel: error: {exc.message}", markup=False)
-                failed = True
-                continue
-            reports.append(report)
-    if not args.quiet:
-        for report in reports:
-            for r in renderables(report):
-                out.print(r)
-            out.print()
-    if len(reports) > 1 or args.max_total_size is not None or (args.quiet and reports):
-        out.print(total_renderable(reports, args.max_total_size))
-    if args.dry_run and reports:
-        out.print("dry run: nothing was written", style="dim")
-    if args.json:
-        _write_json(args.json, to_json(reports, total_budget=args.max_total_size))
+        reports, failed = _shrink_each(args, options, output_dir, save_locks, err)
+    _show_reports(args, reports, view, err)
     if failed:
         return int(ExitCode.BAD_INPUT)
     if any(r.check is not None and r.check.interrupted for r in reports):
         return int(ExitCode.INTERRUPTED)
-    total = sum(r.after.archive for r in reports)
-    if any(r.over_budget for r in reports) or (args.max_total_size is not None and total > args.max_total_size):
+    if over_budget_messages(reports, args.max_total_size):
         return int(ExitCode.OVER_BUDGET)
     return 0
+
+
+def _shrink_each(
+    args: argparse.Namespace, options: ShrinkOptions, output_dir: Path | None, save_locks: list[Path], err: AppConsole
+) -> tuple[list[WheelReport], bool]:
+    """Shrink the wheels one by one; a bad one is reported and skipped. Returns the reports and if any failed."""
+    reports: list[WheelReport] = []
+    failed = False
+    for index, path in enumerate(args.wheels):
+        try:
+            reports.append(shrink(path, output_dir, options, save_lock=save_locks[index] if save_locks else None))
+        except SlimwheelError as exc:
+            err.plain_line(f"slimwheel: error: {exc.message}")
+            failed = True
+    return reports, failed
+
+
+def _show_reports(args: argparse.Namespace, reports: list[WheelReport], view: AppConsole, err: AppConsole) -> None:
+    """The JSON first (a machine reads it whatever happens next), then the human report, then broken budgets on
+    standard error, even with --quiet."""
+    json_error: OutputError | None = None
+    if args.json is not None:
+        try:
+            _write_json(args.json, to_json(reports, total_budget=args.max_total_size))
+        except OutputError as exc:
+            json_error = exc
+    if not args.quiet:
+        for report in reports:
+            for r in renderables(report, verbose=args.verbose, safe=view.safe):
+                view.show(r)
+            view.show()
+    if len(reports) > 1 or args.max_total_size is not None or (args.quiet and reports):
+        view.show(total_renderable(reports, args.max_total_size, safe=view.safe))
+    if args.dry_run and reports:
+        view.print("dry run: nothing was written", style="dim")
+    for line in over_budget_messages(reports, args.max_total_size):
+        err.plain_line(f"slimwheel: {line}")
+    if json_error is not None:
+        raise json_error
 
 
 def _check_options(args: argparse.Namespace) -> CheckOptions:
@@ -437,18 +512,17 @@ def _check_options(args: argparse.Namespace) -> CheckOptions:
 
 
 def _shrink_with_check(
-    args: argparse.Namespace, options: ShrinkOptions, output_dir: Path | None, out: Console, save_locks: list[Path]
+    args: argparse.Namespace, options: ShrinkOptions, output_dir: Path | None, view: AppConsole, save_locks: list[Path]
 ) -> list[WheelReport]:
     check_options = _check_options(args)
-    status = Text("preparing the check environment …")
-    with Live(status, console=out, transient=True, refresh_per_second=4, redirect_stdout=False) as live:
+    with progress_display(view, "preparing the check environment …") as display:
 
         def progress(event: TrialEvent) -> None:
-            live.update(Text(progress_line(event)))
+            display.update(progress_line(event), phase=event.phase)
 
         reports = shrink_with_check(list(args.wheels), output_dir, options, check_options, progress, save_locks)
     if any(r.check is not None and r.check.interrupted for r in reports):
-        out.print(
+        view.print(
             "interrupted: the best verified result so far was written; run the same command with --resume "
             "to continue where it stopped",
             style="yellow",
@@ -456,18 +530,21 @@ def _shrink_with_check(
     return reports
 
 
-def _write_json(path: Path, data: object) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+def _write_json(target: str, data: object) -> None:
+    """``data`` as JSON to the file ``target`` (UTF-8; see :func:`~slimwheel.outputs.write_output`), or to standard
+    output for ``-`` (escaped to ASCII unless standard output is UTF-8)."""
+    if is_stdout(target):
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=not is_utf(encoding)) + "\n")
+        sys.stdout.flush()
+        return
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_output(target, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     except OSError as exc:
-        raise OutputError(f"can't write JSON report {path}: {exc.strerror or exc}") from None
+        raise OutputError(f"can't write JSON report {target}: {exc.strerror or exc}") from None
 
 
-def _build(args: argparse.Namespace, out: Console, err: Console) -> int:
+def _build(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
     platforms = None if not args.platform or "all" in args.platform else tuple(args.platform)
     for platform in platforms or ():
         platform_info(platform)  # an unknown name is a usage error, before anything is fetched
@@ -483,21 +560,27 @@ def _build(args: argparse.Namespace, out: Console, err: Console) -> int:
         verify=args.verify,
         jobs=args.jobs,
     )
-    status = Text("starting …")
-    with Live(status, console=out, transient=True, refresh_per_second=4, redirect_stdout=False) as live:
-        results = build(recipes, options, lambda line: live.update(Text(line)))
+    view = _view(args, out, err)
+    with progress_display(view, "starting …") as display:
+        results = build(recipes, options, display.update)
+    if args.json is not None:
+        _write_json(args.json, build_json(results))
     if not args.quiet:
         for result in results:
             if result.report is not None:
-                for r in renderables(result.report):
-                    out.print(r)
-                out.print()
-    out.print(build_table(results))
+                for r in renderables(result.report, safe=view.safe):
+                    view.show(r)
+                view.show()
+    view.show(build_table(results, safe=view.safe))
     for result in results:
         if result.error:
-            err.print(f"slimwheel: error: {result.recipe} [{result.platform}]: {result.error}", markup=False)
-    if args.json:
-        _write_json(args.json, build_json(results))
+            err.plain_line(f"slimwheel: error: {result.recipe} [{result.platform}]: {result.error}")
+    for result in results:
+        if result.over_budget and result.report is not None and result.budget is not None:
+            err.plain_line(
+                f"slimwheel: over budget: {result.recipe} [{result.platform}] is "
+                f"{human_size(result.report.after.archive)}, over its budget {human_size(result.budget)}"
+            )
     if any(r.error for r in results):
         return int(ExitCode.BAD_INPUT)
     if any(r.over_budget for r in results):
@@ -505,41 +588,61 @@ def _build(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def build_table(results: Sequence[PlatformBuild]) -> Table:
-    """One row per recipe and platform: sizes before/after, the budget, how it was shrunk."""
-    table = Table(
-        title="slimwheel build",
-        title_justify="left",
-        caption="check: trial deletion ran here and saved the lock · lock: the lock replayed with no check runs, "
-        "what didn't map kept (never guessed) · rules: rules and stripping only",
-        caption_justify="left",
+#: How each PlatformBuild mode is shown in the build table, and its line in the table's legend.
+BUILD_MODES: dict[str, tuple[str, str]] = {
+    "check": ("check (lock learned)", "check: trial deletion ran here and saved the lock"),
+    "lock": ("lock replayed", "lock: the lock replayed with no check runs, what didn't map kept (never guessed)"),
+    "lock-verified": (
+        "lock replayed, verified",
+        "lock replayed, verified: the lock replayed, then one check run passed on the result",
+    ),
+    "relearned": (
+        "relearned (lock failed on this build)",
+        "relearned: the lock failed the check on this build, so trial deletion ran here",
+    ),
+    "rules": ("rules only", "rules: rules and stripping only"),
+}
+
+
+def _how(mode: str) -> Text:
+    if mode == "failed":
+        return Text("failed", style="red")
+    return Text(BUILD_MODES[mode][0] if mode in BUILD_MODES else mode.replace("-", " "))
+
+
+def build_table(results: Sequence[PlatformBuild], *, safe: Callable[[str], str] = str) -> RenderableType:
+    """One row per recipe and platform: sizes before/after, the budget, how it was shrunk; its legend lists the
+    ways present in the table."""
+    modes = list(dict.fromkeys(r.mode for r in results if r.mode in BUILD_MODES))
+    table = NameTable(
+        "slimwheel build",
+        ["recipe", "platform"],
+        [
+            Field("before"),
+            Field("after"),
+            Field("budget"),
+            Field("how", "left", flex=True),
+            Field("notes", "left", flex=True),
+        ],
+        caption="\n".join(BUILD_MODES[m][1] for m in modes) or None,
+        box=box.HEAVY_HEAD,
     )
-    for column, justify in (
-        ("recipe", "left"),
-        ("platform", "left"),
-        ("before", "right"),
-        ("after", "right"),
-        ("budget", "right"),
-        ("how", "left"),
-        ("notes", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for r in results:
         report = r.report
-        budget = human_size(r.budget) if r.budget is not None else "—"
+        budget = human_size(r.budget) if r.budget is not None else safe("—")
         if report is None:
-            table.add_row(r.recipe, r.platform, "—", "—", budget, "[red]failed[/]", r.error or "")
+            table.add_row([r.recipe, r.platform], [safe("—"), safe("—"), budget, _how("failed"), Text(r.error or "")])
             continue
-        after = human_size(report.after.archive)
+        after = Text(human_size(report.after.archive))
         if r.budget is not None:
-            after = f"[red]{after} OVER[/]" if r.over_budget else f"[green]{after}[/]"
-        how = {"check": "check (lock learned)", "lock": "lock replayed", "rules": "rules only"}[r.mode]
+            after = Text(f"{after} OVER", style="red") if r.over_budget else Text(str(after), style="green")
         notes = r.note
         if report.lock is not None and report.lock.action == "replayed":
             notes = f"{report.lock.coverage:.0%} of the lock mapped; {notes}".rstrip("; ")
         if report.check is not None:
-            notes = f"{report.check.total_runs} check runs; {notes}".rstrip("; ")
-        table.add_row(r.recipe, r.platform, human_size(report.before.archive), after, budget, how, notes)
+            notes = f"{plural(report.check.total_runs, 'check run')}; {notes}".rstrip("; ")
+        before = human_size(report.before.archive)
+        table.add_row([r.recipe, r.platform], [before, after, budget, _how(r.mode), Text(safe(notes))])
     return table
 
 
@@ -562,15 +665,11 @@ def build_json(results: Sequence[PlatformBuild]) -> dict[str, object]:
     }
 
 
-def _rules(out: Console) -> int:
-    from rich.table import Table
-
-    table = Table(show_edge=False, pad_edge=False)
-    for col in ("code", "name", "default", "removes"):
-        table.add_column(col)
+def _rules(out: AppConsole) -> int:
+    table = NameTable(None, ["code", "name"], [Field("default", "left"), Field("removes", "left", flex=True)])
     for r in RULES:
-        table.add_row(r.code, r.name, "yes" if r.default else "no", r.description)
-    out.print(table)
+        table.add_row([r.code, r.name], ["yes" if r.default else "no", Text(out.safe(r.description))])
+    out.show(table)
     return 0
 
 

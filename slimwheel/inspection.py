@@ -3,22 +3,27 @@
 :func:`inspect_wheel` turns a :class:`~slimwheel.contents.Wheel` into plain data (:class:`Inspection`):
 bytes per category, the largest files, every native binary and the installed tree with aggregated sizes.
 :func:`to_json` serialises that data (``--json``) and :func:`renderables` turns it into rich objects for the
-terminal; nothing here prints.
+terminal; nothing here prints or knows the stream: text goes through the caller's ``safe`` (what the stream can
+show, :meth:`slimwheel.console.AppConsole.safe`), and no path or file name is ever wrapped or cut (long ones get
+a line of their own, :class:`~slimwheel.console.NameTable`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from .binaries import describe
 from .categories import DESCRIPTIONS, Category, categorize
+from .console import Field, FirstThatFits, NameTable, plural
 from .contents import Wheel
 from .units import human_size
 
@@ -271,6 +276,13 @@ def to_json(items: list[Inspection]) -> dict[str, object]:
 # ----------------------------------------------------------------------------------------------------------
 
 
+Safe = Callable[[str], str]
+
+
+def _same(text: str) -> str:
+    return text
+
+
 def _share(part: int, total: int) -> float:
     return part / total if total > 0 else 0.0
 
@@ -288,94 +300,115 @@ def _yes_no(flag: bool) -> Text:
     return Text("yes", style="yellow") if flag else Text("no", style="dim")
 
 
-def _header(insp: Inspection) -> Text:
+def _header(insp: Inspection, safe: Safe) -> Group:
     text = Text()
-    text.append(insp.filename, style="bold")
-    text.append(f"\n{insp.name} {insp.version}", style="cyan")
-    text.append(f"  ·  {', '.join(insp.tags)}")
-    text.append(f"  ·  {human_size(insp.archive_size)} compressed → ")
+    text.append(f"{insp.name} {insp.version}", style="cyan")
+    text.append(safe(f"  ·  {', '.join(insp.tags)}"))
+    text.append(safe(f"  ·  {human_size(insp.archive_size)} compressed → "))
     text.append(f"{human_size(insp.installed_size)} installed", style="bold")
-    text.append(f"  ·  {insp.files:,} files")
-    return text
+    text.append(safe(f"  ·  {plural(insp.files, 'file')}"))
+    return Group(Text(insp.filename, style="bold", no_wrap=True, overflow="ignore"), text)  # the name never wraps
 
 
-def _category_table(insp: Inspection) -> Table:
+def _category_table(insp: Inspection, safe: Safe, *, described: bool) -> Table:
     table = Table(title="Bytes by category", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("Category", style="bold")
-    table.add_column("Files", justify="right")
-    table.add_column("Compressed", justify="right")
-    table.add_column("Installed", justify="right")
-    table.add_column("Share", justify="right")
+    table.add_column("Category", style="bold", no_wrap=True)
+    for header in ("Files", "Compressed", "Installed", "Share"):
+        table.add_column(header, justify="right", no_wrap=True)
     table.add_column("", no_wrap=True, style="green")
-    table.add_column("What", style="dim", overflow="fold")
+    if described:
+        table.add_column("What", style="dim", no_wrap=True)
     for s in insp.categories:
         share = _share(s.installed, insp.installed_size)
-        table.add_row(
-            str(s.category),
-            f"{s.files:,}",
-            human_size(s.compressed),
-            human_size(s.installed),
-            _percent(share),
-            _bar(share),
-            DESCRIPTIONS.get(s.category, ""),
-        )
+        cells = [str(s.category), f"{s.files:,}", human_size(s.compressed), human_size(s.installed), _percent(share)]
+        cells.append(safe(_bar(share)))
+        if described:
+            cells.append(DESCRIPTIONS.get(s.category, ""))
+        table.add_row(*cells)
     return table
 
 
-def _largest_table(insp: Inspection) -> Table:
-    table = Table(title=f"Largest {len(insp.largest)} files", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("Installed", justify="right")
-    table.add_column("Compressed", justify="right")
-    table.add_column("Share", justify="right")
-    table.add_column("Category")
-    table.add_column("Path", overflow="fold")
+def _categories(insp: Inspection, safe: Safe) -> RenderableType:
+    """The category table with a "What" column where it fits; elsewhere the descriptions follow it as prose."""
+    legend = [
+        Text(f"  {s.category}: {DESCRIPTIONS[s.category]}", style="dim")
+        for s in insp.categories
+        if DESCRIPTIONS.get(s.category)
+    ]
+    narrow = Group(_category_table(insp, safe, described=False), *legend)
+    return FirstThatFits(_category_table(insp, safe, described=True), narrow)
+
+
+def _largest_table(insp: Inspection, safe: Safe) -> NameTable:
+    table = NameTable(
+        f"Largest {plural(len(insp.largest), 'file')}",
+        ["Path"],
+        [Field("Installed"), Field("Compressed"), Field("Share"), Field("Category", "left")],
+        box=box.SIMPLE_HEAD,
+    )
     for f in insp.largest:
-        table.add_row(
-            human_size(f.installed),
-            human_size(f.compressed),
-            _percent(_share(f.installed, insp.installed_size)),
-            str(f.category),
-            Text(f.path),
-        )
+        share = _percent(_share(f.installed, insp.installed_size))
+        table.add_row([f.path], [human_size(f.installed), human_size(f.compressed), share, str(f.category)])
     return table
 
 
-def _native_table(insp: Inspection) -> RenderableType:
+def _native_table(insp: Inspection, safe: Safe) -> RenderableType:
     if not insp.native:
         return Text("No native binaries (ELF, PE or Mach-O).", style="dim")
-    table = Table(title=f"Native binaries ({len(insp.native)})", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("Installed", justify="right")
-    table.add_column("Format")
-    table.add_column("Symbols")
-    table.add_column("Debug")
-    table.add_column("Signed")
-    table.add_column("Toolchain", overflow="fold")
-    table.add_column("Origin")
-    table.add_column("Path", overflow="fold")
+    table = NameTable(
+        f"Native binaries ({len(insp.native)})",
+        ["Path"],
+        [
+            Field("Installed"),
+            Field("Format", "left"),
+            Field("Symbols", "left"),
+            Field("Debug", "left"),
+            Field("Signed", "left"),
+            Field("Origin", "left"),
+            Field("Toolchain", "left", flex=True),
+        ],
+        box=box.SIMPLE_HEAD,
+    )
     for n in insp.native:
         table.add_row(
-            human_size(n.installed),
-            f"{_FORMAT_NAMES.get(n.format, n.format)} {n.machine}",
-            _yes_no(n.has_symbols),
-            _yes_no(n.has_debug),
-            Text("yes", style="green") if n.signed else Text("no", style="dim"),
-            Text(n.toolchain or ""),
-            Text("vendored", style="magenta") if n.vendored else Text("own"),
-            Text(n.path),
+            [n.path],
+            [
+                human_size(n.installed),
+                f"{_FORMAT_NAMES.get(n.format, n.format)} {n.machine}",
+                _yes_no(n.has_symbols),
+                _yes_no(n.has_debug),
+                Text("yes", style="green") if n.signed else Text("no", style="dim"),
+                Text("vendored", style="magenta") if n.vendored else Text("own"),
+                Text(safe(n.toolchain or "")),
+            ],
         )
     return table
 
 
-def _tree_label(name: str, installed: int, total: int, *, style: str = "") -> Text:
-    share = _share(installed, total)
-    label = Text()
-    label.append(_bar(share), style="green")
-    label.append(f" {human_size(installed):>9} {_percent(share):>6}  ")
-    label.append(name, style=style)
-    return label
+class _TreeLabel:
+    """A node of the size tree: bar, size, share and name on one line where they fit, else the figures on one
+    line and the name, whole, on the next."""
+
+    def __init__(self, name: str, installed: int, total: int, style: str, safe: Safe) -> None:
+        share = _share(installed, total)
+        self.figures = Text()
+        self.figures.append(safe(_bar(share)), style="green")
+        self.figures.append(f" {human_size(installed):>9} {_percent(share):>6}  ")
+        self.name = Text(safe(name) if name.startswith("…") else name, style=style, no_wrap=True, overflow="ignore")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        line = Text.assemble(self.figures, self.name, no_wrap=True, overflow="ignore")
+        if line.cell_len <= options.max_width:
+            yield line
+        else:
+            yield self.figures
+            yield self.name
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.figures.cell_len, self.figures.cell_len + self.name.cell_len)
 
 
-def _add_children(branch: Tree, node: TreeNode, total: int, levels: int, min_share: float) -> None:
+def _add_children(branch: Tree, node: TreeNode, total: int, levels: int, min_share: float, safe: Safe) -> None:
     if levels <= 0:
         return
     shown: list[TreeNode] = []
@@ -386,33 +419,36 @@ def _add_children(branch: Tree, node: TreeNode, total: int, levels: int, min_sha
         shown, small = list(node.children), []
     for child in shown:
         if child.children:
-            sub = branch.add(_tree_label(child.name + "/", child.installed, total, style="bold blue"))
-            _add_children(sub, child, total, levels - 1, min_share)
+            sub = branch.add(_TreeLabel(child.name + "/", child.installed, total, "bold blue", safe))
+            _add_children(sub, child, total, levels - 1, min_share, safe)
         else:
-            branch.add(_tree_label(child.name, child.installed, total))
+            branch.add(_TreeLabel(child.name, child.installed, total, "", safe))
     if small:
         folded = sum(c.installed for c in small)
-        branch.add(_tree_label(f"… {len(small)} smaller items", folded, total, style="dim"))
+        branch.add(_TreeLabel(f"… {len(small)} smaller items", folded, total, "dim", safe))
 
 
-def size_tree(insp: Inspection, *, depth: int = 3, min_share: float = 0.01) -> Tree:
+def size_tree(insp: Inspection, *, depth: int = 3, min_share: float = 0.01, safe: Safe = _same) -> Tree:
     """The installed tree as a rich Tree: ``depth`` levels below the root, small children folded together.
 
     Each node shows a bar and its share of the whole wheel. Children below ``min_share`` of the total are
     folded into one "… N smaller items" node (a single small child is shown as itself).
     """
     root = insp.tree
-    tree = Tree(_tree_label(f"{root.name} (installed)", root.installed, root.installed, style="bold"))
-    _add_children(tree, root, root.installed, depth, min_share)
+    tree = Tree(_TreeLabel(f"{root.name} (installed)", root.installed, root.installed, "bold", safe))
+    _add_children(tree, root, root.installed, depth, min_share, safe)
     return tree
 
 
-def renderables(insp: Inspection, *, depth: int = 3, min_share: float = 0.01) -> list[RenderableType]:
-    """What ``slimwheel inspect`` shows for one wheel, as rich objects for the caller to print."""
+def renderables(
+    insp: Inspection, *, depth: int = 3, min_share: float = 0.01, safe: Safe = _same
+) -> list[RenderableType]:
+    """What ``slimwheel inspect`` shows for one wheel, as rich objects for the caller to print; ``safe`` makes
+    text showable on the caller's stream (default: unchanged)."""
     return [
-        _header(insp),
-        _category_table(insp),
-        _largest_table(insp),
-        _native_table(insp),
-        Group(Text("Installed tree", style="italic"), size_tree(insp, depth=depth, min_share=min_share)),
+        _header(insp, safe),
+        _categories(insp, safe),
+        _largest_table(insp, safe),
+        _native_table(insp, safe),
+        Group(Text("Installed tree", style="italic"), size_tree(insp, depth=depth, min_share=min_share, safe=safe)),
     ]

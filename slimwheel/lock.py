@@ -48,9 +48,7 @@ Every path of the learned wheel is in exactly one of ``removed``, a stub's ``rep
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import secrets
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,6 +61,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from .errors import BadWheel, ExitCode, SlimwheelError
+from .outputs import write_output
 
 LOCK_FORMAT = 1
 
@@ -391,24 +390,15 @@ def dumps(lock: Lock) -> str:
 
 
 def write_lock(path: Path, lock: Lock) -> None:
-    """Write ``lock`` to ``path`` atomically (a temporary file in the same directory, then :func:`os.replace`).
+    """Write ``lock`` to ``path`` with :func:`~slimwheel.outputs.write_output`: a regular file is replaced
+    atomically (a temporary file in the same directory, then :func:`os.replace`), a symlink is written through to
+    its target, a FIFO or device is written in place; never is anything but a regular file renamed over.
 
-    Parent directories are created. The file gets the usual permissions (0o666 less the umask).
+    Parent directories are created. A new file gets the usual permissions (0o666 less the umask).
     """
     data = dumps(lock).encode("utf-8")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        write_output(path, data, make_parents=True)
     except OSError as exc:
         raise LockError(f"{path}: can't write the lock file ({exc.strerror or exc})") from None
 

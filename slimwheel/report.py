@@ -1,9 +1,14 @@
-"""What a shrink did: sizes before → after by category, removed/stripped/left-alone files; as rich views and JSON."""
+"""What a shrink did: sizes before → after by category, removed/stripped/left-alone files; as rich views and JSON.
+
+Nothing here prints or knows the stream: the views are rich objects for the caller to print, their text passed
+through the caller's ``safe`` (:meth:`slimwheel.console.AppConsole.safe`) so that it can be shown; paths are laid
+out so that none is ever wrapped (:class:`~slimwheel.console.NameTable`).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 
@@ -12,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .categories import Category
+from .console import Field, NameTable, plural
 from .units import human_size
 
 SCHEMA_VERSION = 1
@@ -201,74 +207,54 @@ def _delta(before: int, after: int) -> str:
     return f"{(after - before) / before * 100:+.1f}%"
 
 
-def renderables(report: WheelReport, *, top: int = 12) -> list[RenderableType]:
-    out: list[RenderableType] = []
+Safe = Callable[[str], str]
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _path_line(prefix: str, path: str, safe: Safe, style: str = "") -> Text:
+    """One line that names a path: never wrapped (the console prints it whole, however long)."""
+    return Text(safe(prefix) + path, style=style, no_wrap=True, overflow="ignore")
+
+
+def renderables(
+    report: WheelReport, *, top: int = 12, verbose: bool = False, safe: Safe = _same
+) -> list[RenderableType]:
+    """The report of one wheel as rich objects; ``verbose`` adds every removed file with its reason."""
     b, a = report.before, report.after
-    title = Text.assemble(
-        (report.input, "bold"),
-        f"  {human_size(b.archive)} → ",
-        (human_size(a.archive), "bold green"),
-        f" ({_delta(b.archive, a.archive)}), installed {human_size(b.total.installed)} → "
-        f"{human_size(a.total.installed)}, files {b.total.files} → {a.total.files}",
-    )
-    out.append(title)
+    out: list[RenderableType] = [
+        Text(report.input, style="bold", no_wrap=True, overflow="ignore"),
+        Text.assemble(
+            safe(f"  {human_size(b.archive)} → "),
+            (human_size(a.archive), "bold green"),
+            safe(
+                f" ({_delta(b.archive, a.archive)}), installed {human_size(b.total.installed)} → "
+                f"{human_size(a.total.installed)}, files {b.total.files} → {a.total.files}"
+            ),
+        ),
+    ]
     if report.output:
-        out.append(Text(f"  written to {report.output}", style="dim"))
-    table = _table("by category", ("category", "files", "compressed", "installed", "saved"), left=("category",))
-    for cat in sorted(set(b.by_category) | set(a.by_category), key=lambda c: -b.by_category.get(c, Sizes()).installed):
-        x, y = b.by_category.get(cat, Sizes()), a.by_category.get(cat, Sizes())
-        table.add_row(
-            cat,
-            f"{x.files} → {y.files}",
-            f"{human_size(x.compressed)} → {human_size(y.compressed)}",
-            f"{human_size(x.installed)} → {human_size(y.installed)}",
-            human_size(x.installed - y.installed) if x.installed != y.installed else "",
-        )
-    out.append(table)
+        out.append(_path_line("  written to ", report.output, safe, "dim"))
+    out.append(_category_table(b, a, safe))
     if report.removed:
-        out.append(_removed_by_directory(report.removed, top))
+        out.append(_removed_by_directory(report.removed, top, safe))
+        if verbose:
+            out.append(removed_files(report, safe=safe))
     if report.stripped:
-        t = _table(
-            f"stripped ({len(report.stripped)} files)",
-            ("file", "before", "after", "saved", "how"),
-            left=("file", "how"),
-        )
-        for s in sorted(report.stripped, key=lambda s: -s.saved)[:top]:
-            t.add_row(s.path, human_size(s.before), human_size(s.after), human_size(s.saved), s.how)
-        if len(report.stripped) > top:
-            rest = report.stripped[top:]
-            t.add_row(
-                f"… {len(rest)} more",
-                "",
-                "",
-                human_size(sum(s.saved for s in sorted(report.stripped, key=lambda s: -s.saved)[top:])),
-                "",
-            )
-        out.append(t)
+        out.append(_stripped_table(report.stripped, top, safe))
     for heading, items in (("not stripped", report.skipped), ("kept for safety", report.kept)):
         if items:
-            out.append(_reasons_table(heading, items, top))
+            out.extend(_reasons(heading, items, top, safe))
     if report.check is not None:
-        c = report.check
-        phases = ", ".join(f"{phase} {n}" for phase, n in c.runs.items())
-        out.append(
-            Text(
-                f"  check {', '.join(c.checks)}: {c.total_runs} runs ({phases}) in {c.seconds:.1f} s, "
-                f"timeout {c.timeout:.0f} s; {c.removed} files removed as unneeded"
-                + (" — INTERRUPTED, best verified result so far" if c.interrupted else ""),
-                style="cyan",
-            )
-        )
-        for stub in c.stubs:
-            out.append(Text(f"  stubbed (raises ImportError naming slimwheel if used): {stub}", style="cyan"))
-        for note in c.notes:
-            out.append(Text(f"  note: {note}", style="yellow"))
+        out.extend(_check_lines(report.check, safe))
     if report.lock is not None:
-        out.extend(_lock_lines(report.lock))
+        out.extend(_lock_lines(report.lock, safe))
     for ep in report.dropped_entry_points:
-        out.append(Text(f"  entry point dropped (its module was removed): {ep}", style="yellow"))
+        out.append(_path_line("  entry point dropped (its module was removed): ", ep, safe, "yellow"))
     for w in report.warnings:
-        out.append(Text(f"  warning: {w}", style="yellow"))
+        out.append(Text(safe(f"  warning: {w}"), style="yellow"))
     if report.budget is not None:
         style = "bold red" if report.over_budget else "green"
         verdict = "OVER BUDGET" if report.over_budget else "within budget"
@@ -276,56 +262,122 @@ def renderables(report: WheelReport, *, top: int = 12) -> list[RenderableType]:
     return out
 
 
+def _category_table(b: Snapshot, a: Snapshot, safe: Safe) -> Table:
+    table = _table("by category", ("category", "files", "compressed", "installed", "saved"), left=("category",))
+    for cat in sorted(set(b.by_category) | set(a.by_category), key=lambda c: -b.by_category.get(c, Sizes()).installed):
+        x, y = b.by_category.get(cat, Sizes()), a.by_category.get(cat, Sizes())
+        table.add_row(
+            cat,
+            safe(f"{x.files} → {y.files}"),
+            safe(f"{human_size(x.compressed)} → {human_size(y.compressed)}"),
+            safe(f"{human_size(x.installed)} → {human_size(y.installed)}"),
+            human_size(x.installed - y.installed) if x.installed != y.installed else "",
+        )
+    return table
+
+
 def _table(title: str, columns: Sequence[str], *, left: Sequence[str]) -> Table:
     """A borderless table whose columns are right-aligned numbers except those named in ``left``."""
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for col in columns:
-        table.add_column(col, justify="left" if col in left else "right")
+        table.add_column(col, justify="left" if col in left else "right", no_wrap=col not in left)
     return table
 
 
-def _removed_by_directory(removed: Iterable[Removed], top: int) -> RenderableType:
+def _more(count: int, noun: str, safe: Safe, many: str | None = None, *, indent: int = 0) -> Text:
+    return Text(safe(" " * indent + f"… {plural(count, noun, many)} more"), style="dim")
+
+
+def _removed_by_directory(removed: Iterable[Removed], top: int, safe: Safe) -> NameTable:
     groups: dict[str, list[Removed]] = defaultdict(list)
     for r in removed:
         groups[str(PurePosixPath(r.path).parent)].append(r)
-    t = _table(
-        f"removed, by directory ({len(groups)} directories)",
-        ("directory", "files", "installed", "compressed", "why"),
-        left=("directory", "why"),
+    t = NameTable(
+        f"removed, by directory ({plural(len(groups), 'directory', 'directories')})",
+        ["directory"],
+        [Field("files"), Field("installed"), Field("compressed"), Field("why", "left", flex=True)],
     )
     ordered = sorted(groups.items(), key=lambda kv: -sum(r.installed for r in kv[1]))
     for directory, items in ordered[:top]:
         reasons = sorted({r.reason for r in items})
+        why = ", ".join(reasons[:3]) + (" …" if len(reasons) > 3 else "")
         t.add_row(
-            directory + "/",
-            str(len(items)),
-            human_size(sum(r.installed for r in items)),
-            human_size(sum(r.compressed for r in items)),
-            ", ".join(reasons[:3]) + (" …" if len(reasons) > 3 else ""),
+            [directory + "/"],
+            [str(len(items)), *_sizes(items), Text(safe(why))],
         )
     if len(ordered) > top:
         rest = [r for _, items in ordered[top:] for r in items]
-        t.add_row(
-            f"… {len(ordered) - top} more directories",
-            str(len(rest)),
-            human_size(sum(r.installed for r in rest)),
-            human_size(sum(r.compressed for r in rest)),
-            "",
-        )
+        t.add_row([_more(len(ordered) - top, "directory", safe, "directories")], [str(len(rest)), *_sizes(rest), ""])
     return t
 
 
-def _reasons_table(heading: str, items: Sequence[LeftAlone], top: int) -> RenderableType:
+def _sizes(items: Sequence[Removed]) -> list[str]:
+    return [human_size(sum(r.installed for r in items)), human_size(sum(r.compressed for r in items))]
+
+
+def removed_files(report: WheelReport, *, safe: Safe = _same) -> NameTable:
+    """Every removed file with its reason (``--verbose``), in path order."""
+    t = NameTable(
+        f"removed files ({plural(len(report.removed), 'file')})",
+        ["file"],
+        [Field("installed"), Field("compressed"), Field("why", "left", flex=True)],
+    )
+    for r in sorted(report.removed, key=lambda r: r.path):
+        t.add_row([r.path], [human_size(r.installed), human_size(r.compressed), Text(safe(r.reason))])
+    return t
+
+
+def _stripped_table(stripped: Sequence[Stripped], top: int, safe: Safe) -> NameTable:
+    t = NameTable(
+        f"stripped ({plural(len(stripped), 'file')})",
+        ["file"],
+        [Field("before"), Field("after"), Field("saved"), Field("how", "left", flex=True)],
+    )
+    ordered = sorted(stripped, key=lambda s: -s.saved)
+    for s in ordered[:top]:
+        t.add_row([s.path], [human_size(s.before), human_size(s.after), human_size(s.saved), Text(safe(s.how))])
+    if len(ordered) > top:
+        rest = ordered[top:]
+        t.add_row([_more(len(rest), "file", safe)], ["", "", human_size(sum(s.saved for s in rest)), ""])
+    return t
+
+
+def _reasons(heading: str, items: Sequence[LeftAlone], top: int, safe: Safe, shown: int = 2) -> list[RenderableType]:
+    """Files grouped by reason: the reason, then a few example paths, one a line."""
     by_reason: dict[str, list[str]] = defaultdict(list)
     for item in items:
         by_reason[item.reason].append(item.path)
-    t = _table(f"{heading} ({len(items)} files)", ("why", "files", "examples"), left=("why", "examples"))
-    for reason, paths in sorted(by_reason.items(), key=lambda kv: -len(kv[1]))[:top]:
-        t.add_row(reason, str(len(paths)), ", ".join(sorted(paths)[:2]) + (" …" if len(paths) > 2 else ""))
-    return t
+    lines: list[RenderableType] = [Text(f"{heading} ({plural(len(items), 'file')})", style="table.title")]
+    ordered = sorted(by_reason.items(), key=lambda kv: -len(kv[1]))
+    for reason, paths in ordered[:top]:
+        lines.append(Text(safe(f"  {reason} ({plural(len(paths), 'file')})")))
+        lines.extend(_path_line("    ", path, safe, "dim") for path in sorted(paths)[:shown])
+        if len(paths) > shown:
+            lines.append(_more(len(paths) - shown, "file", safe, indent=4))
+    if len(ordered) > top:
+        lines.append(_more(len(ordered) - top, "reason", safe, indent=2))
+    return lines
 
 
-def total_renderable(reports: Sequence[WheelReport], total_budget: int | None) -> RenderableType:
+def _check_lines(c: CheckSummary, safe: Safe) -> list[RenderableType]:
+    phases = ", ".join(f"{phase} {n}" for phase, n in c.runs.items())
+    lines: list[RenderableType] = [
+        Text(
+            safe(
+                f"  check {', '.join(c.checks)}: {plural(c.total_runs, 'run')} ({phases}) in {c.seconds:.1f} s, "
+                f"timeout {c.timeout:.0f} s; {plural(c.removed, 'file')} removed as unneeded"
+                + (" — INTERRUPTED, best verified result so far" if c.interrupted else "")
+            ),
+            style="cyan",
+        )
+    ]
+    for stub in c.stubs:
+        lines.append(_path_line("  stubbed (raises ImportError naming slimwheel if used): ", stub, safe, "cyan"))
+    lines.extend(Text(safe(f"  note: {note}"), style="yellow") for note in c.notes)
+    return lines
+
+
+def total_renderable(reports: Sequence[WheelReport], total_budget: int | None, *, safe: Safe = _same) -> RenderableType:
     before = sum(r.before.archive for r in reports)
     after = sum(r.after.archive for r in reports)
     ib = sum(r.before.total.installed for r in reports)
@@ -333,9 +385,9 @@ def total_renderable(reports: Sequence[WheelReport], total_budget: int | None) -
     lines: list[RenderableType] = [
         Text.assemble(
             ("total", "bold"),
-            f"  {len(reports)} wheels: {human_size(before)} → ",
+            safe(f"  {plural(len(reports), 'wheel')}: {human_size(before)} → "),
             (human_size(after), "bold green"),
-            f" ({_delta(before, after)}), installed {human_size(ib)} → {human_size(ia)}",
+            safe(f" ({_delta(before, after)}), installed {human_size(ib)} → {human_size(ia)}"),
         )
     ]
     if total_budget is not None:
@@ -349,20 +401,42 @@ def total_renderable(reports: Sequence[WheelReport], total_budget: int | None) -
     return Group(*lines)
 
 
-def _lock_lines(lock: LockSummary, shown: int = 10) -> list[RenderableType]:
-    if lock.action == "saved":
-        return [Text(f"  lock saved to {lock.file} ({lock.total} removals)", style="cyan")]
-    lines: list[RenderableType] = [
-        Text(
-            f"  lock {lock.file} (learned on {lock.learned_on}) replayed: {lock.mapped}/{lock.total} removals "
-            f"mapped ({lock.coverage:.1%}), no check runs"
-            + ("" if lock.verified is None else "; verified by one check run" if lock.verified else "; CHECK FAILED"),
-            style="cyan" if lock.verified is not False else "red",
+def over_budget_messages(reports: Sequence[WheelReport], total_budget: int | None) -> list[str]:
+    """One line for each broken budget (``--max-size`` per wheel, ``--max-total-size``), for standard error."""
+    lines = [
+        f"over budget: {r.output or r.input} is {human_size(r.after.archive)}, over --max-size {human_size(r.budget)}"
+        for r in reports
+        if r.over_budget and r.budget is not None
+    ]
+    total = sum(r.after.archive for r in reports)
+    if total_budget is not None and total > total_budget:
+        lines.append(
+            f"over budget: {plural(len(reports), 'wheel')} total {human_size(total)}, over --max-total-size "
+            f"{human_size(total_budget)}"
         )
+    return lines
+
+
+def _lock_lines(lock: LockSummary, safe: Safe, shown: int = 10) -> list[RenderableType]:
+    if lock.action == "saved":
+        return [
+            _path_line("  lock saved to ", lock.file, safe, "cyan"),
+            Text(f"    {plural(lock.total, 'removal')}", style="cyan"),
+        ]
+    verified = "" if lock.verified is None else "; verified by one check run" if lock.verified else "; CHECK FAILED"
+    lines: list[RenderableType] = [
+        _path_line("  lock replayed: ", lock.file, safe, "cyan"),
+        _path_line("    learned on ", lock.learned_on, safe, "cyan"),
+        Text(
+            f"    {lock.mapped}/{plural(lock.total, 'removal')} mapped ({lock.coverage:.1%}), no check runs{verified}",
+            style="cyan" if lock.verified is not False else "red",
+        ),
     ]
     for heading, paths in (("not mapped (kept)", lock.unmapped), ("unknown to the lock (kept)", lock.unknown)):
         if paths:
-            more = f" … and {len(paths) - shown} more" if len(paths) > shown else ""
-            lines.append(Text(f"  {heading}: {', '.join(paths[:shown])}{more}", style="yellow"))
-    lines.extend(Text(f"  note: {note}", style="yellow") for note in lock.notes)
+            lines.append(Text(f"  {heading}: {plural(len(paths), 'file')}", style="yellow"))
+            lines.extend(_path_line("    ", p, safe, "yellow") for p in paths[:shown])
+            if len(paths) > shown:
+                lines.append(_more(len(paths) - shown, "file", safe, indent=4))
+    lines.extend(Text(safe(f"  note: {note}"), style="yellow") for note in lock.notes)
     return lines

@@ -1,15 +1,24 @@
-"""End to end through the command line on the synthetic demo wheel (with a real gcc-built extension)."""
+"""End to end through the command line on the synthetic demo wheel (with a real gcc-built extension), and on a
+wheel of long paths: any encoding, 80 or 200 columns, a log rather than a terminal, output flags."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
+import textwrap
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
-from synth import EXT_SUFFIX, demo_wheel
+from synth import EXT_SUFFIX, SynthWheel, compile_shared_lib, demo_wheel, native_tag
+
+from slimwheel.build import PlatformBuild
+from slimwheel.cli import build_table
+from slimwheel.console import make_console
+from slimwheel.report import Snapshot, WheelReport
 
 UV = Path(sys.executable).with_name("uv")
 
@@ -190,6 +199,7 @@ def test_inspect_json_and_rules(demo: Path) -> None:
 def test_version_and_module_entry() -> None:
     proc = run("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("slimwheel ")
+    assert run("-V").stdout == proc.stdout
 
 
 def test_no_strip_tool_is_a_warning_not_a_failure(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,3 +220,206 @@ def test_unwritable_output_directory_exit_2(demo: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("slimwheel: error: can't create output directory /proc/slimwheel-out")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# ---- encodings, widths, logs -------------------------------------------------------------------------------------
+
+LONG_DIR = "longpkg/_core/tests/data/a_rather_long_directory_of_test_fixtures"
+LONG_SO = f"longpkg/_core/_multiarray_umath_with_a_long_name{EXT_SUFFIX}"
+
+
+@pytest.fixture(scope="module")
+def long_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel of long paths: a native library to strip, tests and docs to remove, a non-ASCII file name."""
+    tmp = tmp_path_factory.mktemp("long")
+    lib = compile_shared_lib(tmp, "libhelper_with_a_rather_long_soname_for_tests.so").read_bytes()
+    files = {
+        "longpkg/__init__.py": b"from . import _core\n",
+        "longpkg/_core/__init__.py": b"X = 1\n" * 200,
+        LONG_SO: lib,
+        "longpkg.libs/libhelper_with_a_rather_long_soname_for_tests.so": lib,
+        "longpkg/docs/reference/a_long_chapter_about_everything_in_this_package.md": b"# doc\n" * 300,
+        "longpkg/données/naïve_ünïcode_name.txt": b"data\n" * 50,
+    }
+    for i in range(4):
+        files[f"{LONG_DIR}/test_a_long_module_name_for_fixture_{i}.py"] = b"def test(): pass\n" * (20 + i)
+    wheel = SynthWheel(name="longpkg", version="1.0", tag=native_tag(), purelib=False, files=files)
+    return wheel.build(tmp / "dist")
+
+
+def run_bytes(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "slimwheel", *args],
+        capture_output=True,
+        cwd=cwd,
+        env={**os.environ, **env},
+        timeout=300,
+    )
+
+
+def rules_only_recipe(root: Path, wheel: Path) -> Path:
+    recipe = root / "longpkg.toml"
+    recipe.write_text(
+        textwrap.dedent(f"""\
+            name = "longpkg"
+            platforms = ["linux_x86_64"]
+
+            [package]
+            wheel = "{wheel}"
+
+            [shrink]
+            max-size = "1 kB"
+            """)
+    )
+    return recipe
+
+
+COMMANDS = {
+    "inspect": (["inspect", "{wheel}", "--json", "r.json"], 0),
+    "shrink": (["shrink", "{wheel}", "-w", "out", "-v", "--json", "r.json", "--max-size", "1kB"], 3),
+    "build": (["build", "{recipe}", "-w", "out", "--json", "r.json", "--cache-dir", "cache"], 3),
+    "rules": (["rules"], 0),
+}
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii", "utf-8"])
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_in_every_encoding(command: str, encoding: str, long_wheel: Path, tmp_path: Path) -> None:
+    """A Windows CI job with piped output writes cp1252: every command works, falls back to ASCII renderings for
+    what the encoding lacks, writes its JSON and holds its budget (exit 3)."""
+    template, code = COMMANDS[command]
+    recipe = rules_only_recipe(tmp_path, long_wheel)
+    args = [a.format(wheel=long_wheel, recipe=recipe) for a in template]
+    proc = run_bytes(*args, cwd=tmp_path, env={"PYTHONIOENCODING": encoding, "COLUMNS": "80"})
+    stdout, stderr = proc.stdout.decode(encoding), proc.stderr.decode(encoding)  # each stream in its encoding
+    assert proc.returncode == code, stderr
+    assert "internal error" not in stderr and "Traceback" not in stderr
+    if command != "rules":
+        assert json.loads((tmp_path / "r.json").read_text("utf-8"))["schema_version"] == 1
+    if code == 3:
+        assert "over budget" in stderr
+    if command in ("inspect", "shrink"):
+        arrow = "→" if encoding == "utf-8" else "->"
+        assert arrow in stdout
+    if command == "inspect":
+        assert ("données" in stdout) == (encoding != "ascii")  # cp1252 can show it, ascii shows "donn?es"
+
+
+def _whole_on_a_line(text: str, names: list[str]) -> list[str]:
+    """The names that don't appear whole on one line of ``text``."""
+    lines = text.splitlines()
+    return [name for name in names if not any(name in line for line in lines)]
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_no_path_is_wrapped_at_80_or_200_columns(columns: str, long_wheel: Path, tmp_path: Path) -> None:
+    env = {"COLUMNS": columns, "PYTHONIOENCODING": "utf-8"}
+    shrink_args = ["shrink", str(long_wheel), "-w", "out", "--json", "r.json", "--keep", "**/tests/**"]
+    proc = run_bytes(*shrink_args, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    (report,) = json.loads((tmp_path / "r.json").read_text())["wheels"]
+    directories = sorted({str(PurePosixPath(r["path"]).parent) + "/" for r in report["removed"]})
+    stripped = [s["path"] for s in report["stripped"]]
+    kept = sorted(k["path"] for k in report["kept"])[:2]
+    assert directories and LONG_SO in stripped and kept
+    assert _whole_on_a_line(text, [str(long_wheel), report["output"], *directories, *stripped, *kept]) == []
+    proc = run_bytes("inspect", str(long_wheel), "--json", "i.json", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    (insp,) = json.loads((tmp_path / "i.json").read_text())["wheels"]
+    names = [n["path"] for n in insp["native"]] + [f["path"] for f in insp["largest"]]
+    assert LONG_SO in names
+    assert _whole_on_a_line(text, [long_wheel.name, *names]) == []
+    width = int(columns)
+    for line in text.splitlines():  # only a name alone may run past the console's width
+        assert len(line.rstrip()) <= width or line.strip() in names or line.strip() == long_wheel.name, line
+
+
+def test_build_table_modes_legend_and_names_at_80_columns() -> None:
+    def result(recipe: str, platform: str, mode: str, budget: int | None = 2000) -> PlatformBuild:
+        report = WheelReport(
+            f"{recipe}.whl", f"out/{recipe}.whl", Snapshot(5000, {}), Snapshot(1500, {}), budget=budget
+        )
+        return PlatformBuild(recipe, platform, mode, budget, report, note="a note that is long enough to wrap a bit")
+
+    results = [
+        result("onnxruntime-genai-extensions", "manylinux_2_28_x86_64", "lock-verified"),
+        result("onnxruntime-genai-extensions", "macosx_11_0_arm64", "relearned", 1000),
+        result("tflite-runtime", "win_amd64", "some-future-mode"),
+        PlatformBuild("tflite-runtime", "linux_aarch64", "failed", None, error="no wheel for this platform"),
+    ]
+    for width in (80, 200):
+        stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+        make_console(stream, width=width).show(build_table(results))
+        text = stream.buffer.getvalue().decode()  # type: ignore[attr-defined]
+        names = ["onnxruntime-genai-extensions", "manylinux_2_28_x86_64", "macosx_11_0_arm64", "linux_aarch64"]
+        assert _whole_on_a_line(text, names) == [], text
+        flat = " ".join(text.split())
+        assert "lock replayed, verified" in flat and "relearned (lock failed" in flat and "on this build)" in flat
+        assert "some future mode" in flat and "failed" in flat and "1.5 kB OVER" in flat
+        if width == 200:  # room for every label on one line
+            assert "relearned (lock failed on this build)" in text
+        assert "check: trial deletion" not in flat  # no "check" row: its legend line is not shown
+        assert "then one check run passed" in flat  # the legend of the modes that are
+    with_check = [result("calc", "linux_x86_64", "check"), result("calc", "win_amd64", "lock")]
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii", write_through=True)
+    make_console(stream, width=80).show(build_table(with_check, safe=make_console(stream).safe))
+    flat = " ".join(stream.buffer.getvalue().decode("ascii").split())  # type: ignore[attr-defined]
+    assert "trial deletion ran here" in flat and "what didn't map kept" in flat and "relearned" not in flat
+    lock_only = [result("calc", "linux_x86_64", "lock"), result("calc", "win_amd64", "lock")]
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    make_console(stream, width=80).show(build_table(lock_only))
+    flat = " ".join(stream.buffer.getvalue().decode().split())  # type: ignore[attr-defined]
+    assert "lock replayed" in flat and "trial deletion" not in flat and "rules:" not in flat
+
+
+def test_quiet_broken_budget_still_says_so_on_stderr(demo: Path, tmp_path: Path) -> None:
+    proc = run("shrink", str(demo), "-w", str(tmp_path), "--max-size", "1kB", "-q")
+    assert proc.returncode == 3
+    assert "over budget" in proc.stderr and demo.name in proc.stderr and "1 kB" in proc.stderr
+    assert "1 wheel:" in proc.stdout and "1 wheels" not in proc.stdout
+
+
+def test_verbose_lists_every_removed_file_with_its_reason(demo: Path, tmp_path: Path) -> None:
+    proc = run("shrink", str(demo), "-w", str(tmp_path / "wh"), "-v", "--json", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    removed = json.loads((tmp_path / "r.json").read_text())["wheels"][0]["removed"]
+    lines = proc.stdout.splitlines()
+    for r in removed:
+        assert any(r["path"] in line and r["reason"] in line for line in lines), r
+    assert run("shrink", str(demo), "-w", str(tmp_path / "wh"), "-q").stdout.count("\n") == 1  # not without -v
+
+
+def test_inspect_inputs_and_json_forms(demo: Path, tmp_path: Path) -> None:
+    missing = run("inspect", str(tmp_path / "nope.whl"))
+    expected = f"slimwheel: error: {tmp_path / 'nope.whl'}: can't be read: No such file or directory"
+    assert missing.returncode == 2 and missing.stderr.strip() == expected  # not "not a valid wheel file name"
+    directory = run("inspect", str(demo.parent), "--json", str(tmp_path / "d.json"))  # a directory, like shrink
+    assert directory.returncode == 0, directory.stderr
+    assert json.loads((tmp_path / "d.json").read_text())["wheels"][0]["filename"] == demo.name
+    assert demo.name in directory.stdout  # --json FILE: the tables too
+    for args in (["inspect", str(demo), "--json"], ["inspect", "--json", str(demo)]):  # the old flag, deprecated
+        old = run(*args)
+        assert old.returncode == 0, old.stderr
+        assert json.loads(old.stdout)["wheels"][0]["name"] == "demo"
+        assert old.stderr.count("\n") == 1 and "deprecated" in old.stderr and "--json -" in old.stderr
+
+
+def test_check_progress_in_a_log_is_plain_lines(tmp_path: Path) -> None:
+    """Not a terminal (a CI log): progress shows as plain lines while the check runs, with no control codes."""
+    files = {"tiny/__init__.py": b"from . import core\n", "tiny/core.py": b"X = 1\n", "tiny/extra.py": b"Y = 2\n"}
+    wheel = SynthWheel(name="tiny", version="1.0", files=files).build(tmp_path / "dist")
+    check = tmp_path / "check.py"
+    check.write_text("import tiny\nassert tiny.core.X == 1\n")
+    proc = run(
+        "shrink", str(wheel), "-w", str(tmp_path / "wh"), "--check", str(check), "--cache-dir",
+        str(tmp_path / "cache"), "-j", "2", "--no-stubs",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout + proc.stderr and "\r" not in proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "preparing the check environment …"
+    phases = [line for line in lines if line.startswith("baseline: ")]
+    assert phases and "check run" in phases[0] and "ETA" in phases[0]
+    assert any(line.startswith("confirm: ") for line in lines)
