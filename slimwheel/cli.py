@@ -26,6 +26,8 @@ from rich.text import Text
 from . import __version__
 from .binaries import StripLevel
 from .build import BuildOptions, PlatformBuild, build
+from .config import COMMANDS as CONFIG_COMMANDS
+from .config import explicit_dests, merge, project_settings
 from .console import AppConsole, Field, NameTable, is_utf, make_console, plural, progress_display, safe_streams
 from .contents import Limits, read_wheel
 from .errors import ExitCode, OutputError, SlimwheelError, UsageError
@@ -117,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--top", type=_positive, default=15, help="how many of the largest files to list (default 15)")
     ins.add_argument("--depth", type=_positive, default=3, help="depth of the size tree (default 3)")
     _add_limits(ins)
+    _add_project(ins)
 
     _add_shrink_parser(sub)
     sub.add_parser("rules", help="list the pruning rules")
@@ -169,7 +172,8 @@ def _add_shrink_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     shr.add_argument(
         "--recompress",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="recompress unchanged files too, at --compress-level (by default their compressed data is copied as is)",
     )
     shr.add_argument("-j", "--jobs", type=_positive, default=None, help="parallel jobs (default: number of cores)")
@@ -197,6 +201,7 @@ def _add_shrink_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     shr.add_argument("-q", "--quiet", action="store_true", help="print only errors and the totals")
     shr.add_argument("-v", "--verbose", action="store_true", help="also list every removed file with its reason")
     _add_limits(shr)
+    _add_project(shr)
     _add_check_options(shr)
 
 
@@ -217,7 +222,12 @@ def _add_check_options(shr: argparse.ArgumentParser) -> None:
         metavar="CMD",
         help='any command that must exit 0, e.g. "pytest -q smoke/"; repeatable',
     )
-    chk.add_argument("--same-output", action="store_true", help="the check's stdout must also stay the same")
+    chk.add_argument(
+        "--same-output",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="the check's stdout must also stay the same",
+    )
     chk.add_argument("--python", type=Path, help="the interpreter the check runs under (default: this one)")
     chk.add_argument(
         "--with",
@@ -242,14 +252,20 @@ def _add_check_options(shr: argparse.ArgumentParser) -> None:
         metavar="N",
         help="stop searching after N check runs (baseline and confirmation runs come on top)",
     )
-    chk.add_argument("--minimal", action="store_true", help="certify that every kept file is needed (more runs)")
+    chk.add_argument(
+        "--minimal",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="certify that every kept file is needed (more runs)",
+    )
     chk.add_argument("--no-trace", action="store_true", help="don't start from a trace of the check; reduce blindly")
+    chk.add_argument("--trace", dest="no_trace", action="store_false", help="start from a trace (the default)")
     chk.add_argument("--no-stubs", action="store_true", help="don't replace unused start-up subpackages with stubs")
+    chk.add_argument("--stubs", dest="no_stubs", action="store_false", help="try stubs (the default)")
     chk.add_argument("--resume", action="store_true", help="reuse the results of an interrupted run")
     chk.add_argument("--cache-dir", type=Path, help="check environments and run journals (default ~/.cache/slimwheel)")
     chk.add_argument(
         "--save-lock",
-        type=Path,
         metavar="PATH",
         help="write what was learned (removals, stubs, stripped files) as a lock to commit and replay: a file for "
         "one wheel, a directory (one <project>.lock each) for several",
@@ -300,6 +316,19 @@ def _add_build_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     bld.add_argument("-q", "--quiet", action="store_true", help="print only the summary table")
 
 
+def _add_project(p: argparse.ArgumentParser) -> None:
+    """``--project``/``--no-project``: where ``[tool.slimwheel]`` settings come from (see :mod:`slimwheel.config`)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--project",
+        type=Path,
+        metavar="PYPROJECT",
+        help="read [tool.slimwheel] settings from this pyproject.toml (default: the nearest one at or above the "
+        "current directory); command-line options win",
+    )
+    group.add_argument("--no-project", action="store_true", help="ignore [tool.slimwheel] settings")
+
+
 def _add_limits(p: argparse.ArgumentParser) -> None:
     d = Limits()
     p.add_argument(
@@ -326,10 +355,12 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 def main(argv: Sequence[str] | None = None) -> int:
     with safe_streams():  # what a stream can't encode is written as ASCII, never a UnicodeEncodeError
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         out = make_console(sys.stdout)
         err = make_console(sys.stderr)
         try:
+            args.sources = _project_settings(parser, args, argv)
             if args.command == "inspect":
                 return _inspect(args, out, err)
             if args.command == "shrink":
@@ -353,9 +384,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(ExitCode.FAILURE)
 
 
+def _project_settings(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> dict[str, str]:
+    """Fill in ``[tool.slimwheel]`` settings (``shrink``, ``inspect``) the command line did not give; return each
+    option's source ("command line", "pyproject.toml:LINE" or "default") for ``-v``."""
+    if args.command not in CONFIG_COMMANDS or args.no_project:
+        return {}
+    settings = project_settings(args.command, Path.cwd(), pyproject=args.project)
+    return merge(args, settings, explicit_dests(parser, argv))
+
+
 def _view(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> AppConsole:
     """Where the human report goes: standard error when the JSON goes to standard output."""
-    return err if args.json is not None and (args.json == _BARE_JSON or is_stdout(args.json)) else out
+    to_stdout = args.json is not None and (args.json == _BARE_JSON or is_stdout(args.json))
+    return err if to_stdout or is_stdout(getattr(args, "save_lock", None) or "") else out
 
 
 def _inspect(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
@@ -431,6 +474,8 @@ def _shrink(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
     if output_dir is not None:  # only once the options and locks are known to be usable
         prepare_output_dir(output_dir)
     view = _view(args, out, err)
+    if args.verbose:
+        _show_settings(args, view)
     failed = False
     if args.lock:
         verify = _check_options(args) if args.verify else None
@@ -447,6 +492,16 @@ def _shrink(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
     if over_budget_messages(reports, args.max_total_size):
         return int(ExitCode.OVER_BUDGET)
     return 0
+
+
+_NOT_SETTINGS = frozenset({"command", "wheels", "sources", "verbose", "quiet", "project", "no_project"})
+
+
+def _show_settings(args: argparse.Namespace, view: AppConsole) -> None:
+    """``-v``: every option that is not at its default, with where its value came from."""
+    for dest, source in sorted(getattr(args, "sources", {}).items()):
+        if source != "default" and dest not in _NOT_SETTINGS:
+            view.plain_line(f"setting {dest.replace('_', '-')} = {getattr(args, dest)!r} ({source})")
 
 
 def _shrink_each(

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -61,7 +62,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from .errors import BadWheel, ExitCode, SlimwheelError
-from .outputs import write_output
+from .outputs import is_stdout, write_output
 
 LOCK_FORMAT = 1
 
@@ -398,6 +399,11 @@ def write_lock(path: Path, lock: Lock) -> None:
     """
     data = dumps(lock).encode("utf-8")
     try:
+        if is_stdout(path):  # "-": the lock on standard output (the human report goes to standard error)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            return
         write_output(path, data, make_parents=True)
     except OSError as exc:
         raise LockError(f"{path}: can't write the lock file ({exc.strerror or exc})") from None

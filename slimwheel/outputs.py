@@ -56,9 +56,9 @@ def _replace_atomically(path: Path, data: bytes, keep_mode: int | None) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            if keep_mode is not None:
-                os.fchmod(handle.fileno(), keep_mode)
             os.fsync(handle.fileno())
+        if keep_mode is not None:
+            os.chmod(temp, keep_mode)  # not os.fchmod: Windows has no fchmod before Python 3.13
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)

@@ -525,15 +525,21 @@ def verify_with_check(prepared: list[Prepared], checks: CheckOptions) -> list[st
     return failures
 
 
-def lock_paths_for(wheels: Sequence[Path], target: Path) -> list[Path]:
-    """Where ``--save-lock PATH`` writes each wheel's lock: PATH itself for one wheel (unless it is a directory),
-    else ``PATH/<project>.lock``."""
-    if len(wheels) == 1 and not target.is_dir() and not str(target).endswith(("/", os.sep)):
-        return [target]
+def lock_paths_for(wheels: Sequence[Path], target: str | Path) -> list[Path]:
+    """Where ``--save-lock PATH`` writes each wheel's lock: PATH itself for one wheel (unless it is a directory or
+    ends with a slash), else ``PATH/<project>.lock``; ``-`` (standard output) takes one wheel."""
+    text = os.fspath(target)
+    if text == "-":
+        if len(wheels) != 1:
+            raise UsageError("--save-lock -: standard output takes the lock of one wheel; give a directory")
+        return [Path(text)]
+    directory = Path(text).is_dir() or text.endswith(("/", os.sep))
+    if len(wheels) == 1 and not directory:
+        return [Path(text)]
     names = [_project(w) for w in wheels]
     if len(set(names)) != len(names):
         raise UsageError("--save-lock: two wheels of the same project; shrink them separately")
-    return [target / f"{name}.lock" for name in names]
+    return [Path(text) / f"{name}.lock" for name in names]
 
 
 def locks_for_wheels(wheels: Sequence[Path], sources: Sequence[Path]) -> list[tuple[Lock, Path]]:

@@ -41,7 +41,8 @@ POSIX_ONLY_OS = frozenset(
     {
         "killpg", "setsid", "getsid", "getpgid", "setpgid", "getpgrp", "setpgrp", "fork", "forkpty", "wait3",
         "wait4", "WNOHANG", "mkfifo", "mknod", "geteuid", "getuid", "getegid", "getgid", "getgroups", "setuid",
-        "seteuid", "setgid", "chown", "lchown", "fchown", "sync", "statvfs", "fstatvfs", "pidfd_open",
+        "seteuid", "setgid", "chown", "lchown", "fchown", "fchmod", "lchmod", "sync", "statvfs", "fstatvfs",
+        "pidfd_open",
         "sched_getaffinity", "getloadavg", "nice", "pipe2", "ttyname", "O_NOFOLLOW", "O_DIRECTORY", "O_CLOEXEC",
         "O_NONBLOCK",
     }
