@@ -134,7 +134,7 @@ def shrink_with_lock(
     ``verify``: run the check once on the result first, and write nothing if it fails."""
     prepared = [prepare(path, output_dir, options) for path in paths]
     for p, (lock, lock_file) in zip(prepared, locks, strict=True):
-        replay_lock(p, lock, lock_file)
+        replay_lock(p, lock, lock_file, verified=verify is not None)
     if verify is not None:
         failures = verify_with_check(prepared, verify)
         if failures:
@@ -441,10 +441,18 @@ def save_learned_lock(p: Prepared, path: Path, *, check: str) -> None:
     p.lock = LockSummary(file=str(path), action="saved", learned_on=p.path.name, mapped=removals, total=removals)
 
 
-def replay_lock(p: Prepared, lock: Lock, lock_file: Path) -> MappedLock:
+def replay_lock(p: Prepared, lock: Lock, lock_file: Path, *, verified: bool = False) -> MappedLock:
     """Apply a lock (learned on this wheel, or on the same version for another platform tag) to ``p``: its
-    mapped removals and stubs on top of the rules; what did not map is kept and reported. No check runs."""
-    mapped = map_lock(lock, WheelIdentity.of(p.path), [e.path for e in p.wheel.entries])
+    mapped removals and stubs on top of the rules; what did not map is kept and reported. No check runs.
+    A lock learned on another build of the same wheel (same tag, other bytes) gets a warning, unless the result
+    is ``verified`` by a check run afterwards."""
+    identity = WheelIdentity.of(p.path)
+    if not verified and identity.tag == lock.wheel.tag and identity.sha256 != lock.wheel.sha256:
+        p.warnings.append(
+            f"the lock {lock_file} was learned on another build of {identity.filename} (its sha256 differs): "
+            "nothing proves the result works; add --verify with the check (--check/--check-cmd)"
+        )
+    mapped = map_lock(lock, identity, [e.path for e in p.wheel.entries])
     by_path = p.wheel.by_path
     stubbed: dict[str, bytes] = {}
     licences_removed: dict[str, str] = {}  # licence files the lock removes (learned before they were protected)

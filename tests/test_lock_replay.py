@@ -688,3 +688,27 @@ def test_an_old_lock_that_removes_licence_files_keeps_them(
         f"{lock_name} replayed onto {source.name}: {len(removes)} licence files the lock removes kept "
         f"({', '.join(removes)}); {len(licences)} licence files in, {len(licences)} out",
     )
+
+
+def test_a_lock_on_another_build_of_the_wheel_warns_unless_verified(
+    learned: Learned, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same files zipped again (other bytes, same name and tag): the replay says nothing proves it works and
+    points to --verify; the wheel the lock was learned on, or a verified replay, gets no such warning."""
+    rebuilt = tmp_path / "dist" / learned.wheel.name
+    rebuilt.parent.mkdir()
+    with zipfile.ZipFile(learned.wheel) as src, zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_STORED)
+    assert digest(rebuilt) != learned.input_sha
+
+    same = slimwheel(capsys, "shrink", learned.wheel, "--lock", learned.lock, "-w", tmp_path / "same")
+    other = slimwheel(capsys, "shrink", rebuilt, "--lock", learned.lock, "-w", tmp_path / "other")
+    assert same.code == other.code == 0, other.err
+    warning = "nothing proves the result works"
+    assert warning not in same.out
+    assert "learned on another build" in other.out and warning in other.out and "--verify" in other.out
+    args = ["--lock", learned.lock, "--verify", "--check", learned.check, "--cache-dir", learned.cache]
+    verified = slimwheel(capsys, "shrink", rebuilt, *args, "-w", tmp_path / "verified")
+    assert verified.code == 0, verified.err
+    assert warning not in verified.out and "verified by one check run" in verified.out
