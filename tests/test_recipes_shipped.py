@@ -113,7 +113,10 @@ def test_recipe_builds_every_platform_within_budget(
         # it on the platform that runs the check).
         expected = "lock-verified" if r.platform == "linux_x86_64" else "lock"
         assert r.mode == expected and lock is not None and r.report.check is None, (r.platform, r.mode)
-        assert lock.coverage >= 0.95, (r.platform, lock.coverage, lock.unmapped)
+        # README (results/recipes.md): 100% everywhere but scipy onto win_amd64 (885/887: its duplicated
+        # libgfortran/libquadmath copies share a signature, so they are ambiguous and kept).
+        least = 0.997 if (name, r.platform) == ("scipy", "win_amd64") else 1.0
+        assert lock.coverage >= least, (r.platform, lock.coverage, lock.unmapped)
         if r.platform == "linux_x86_64":
             assert lock.verified is True  # --verify: the recipe's check passed once on the result
         else:

@@ -189,3 +189,14 @@ def test_non_ascii_and_comma_names_round_trip(tmp_path: Path) -> None:
     assert wheel.by_path["demo/odd, name.txt"].data == b"comma"
     unpack_ok(w.path, tmp_path)
     assert (tmp_path / "unpacked" / "demo-1.0" / "demo" / "odd, name.txt").read_bytes() == b"comma"
+
+
+def test_record_gives_an_empty_file_its_size_zero(tmp_path: Path) -> None:
+    # An empty field would mean "size unknown": the wheel spec's RECORD has the size of every file, 0 included.
+    w = write_wheel(entries([Entry("demo/empty.txt", b"")]), DI, tmp_path / "demo-1.0-py3-none-any.whl")
+    assert w.path
+    with zipfile.ZipFile(w.path) as zf:
+        lines = zf.read(f"{DI}/RECORD").decode().splitlines()
+    assert "demo/empty.txt,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0" in lines
+    assert lines[-1] == f"{DI}/RECORD,,"
+    assert all(line.rsplit(",", 1)[1].isdigit() for line in lines[:-1]), lines  # every file has a size
