@@ -1,6 +1,10 @@
 """Native binaries: detection, safe stripping and verification of the stripped result.
 
-It knows nothing about wheels or zip files: it works on the bytes of one file (and its name, for messages).
+It knows nothing about wheels or zip files: it works on one file (and its name, for messages), either as bytes
+(:func:`strip_binary`) or on disk (:func:`strip_file`, for big libraries: the parsers and the verification read
+the file in pieces through a ``pread`` view, so a 400 MB library is never held in memory; only PE files, which
+pefile parses in memory, are read whole). The module is long (over 1,000 lines) because detection, stripping and
+verification share one set of private, bounds-checked ELF/PE/Mach-O parsers.
 
 * :func:`detect_format` / :func:`describe` recognise ELF, PE and Mach-O files with a small bounds-checked
   header parser of their own; they never raise on garbage.
@@ -28,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, overload
 
 __all__ = [
     "BinaryFormat",
@@ -42,6 +46,7 @@ __all__ = [
     "detect_format",
     "find_strip_tools",
     "strip_binary",
+    "strip_file",
     "verify_stripped",
 ]
 
@@ -92,6 +97,16 @@ class StripResult:
     saved: int
 
 
+@dataclass(frozen=True)
+class FileStripResult:
+    """What :func:`strip_file` decided: ``path`` is the stripped file to ship (``None``: ship the original)."""
+
+    path: Path | None
+    status: StripStatus
+    reason: str
+    saved: int
+
+
 class StripToolError(Exception):
     """A strip tool could not produce an output file; the message is one line (usually the tool's stderr)."""
 
@@ -105,13 +120,62 @@ class _Malformed(Exception):
     """Internal: the header structures do not fit in the data."""
 
 
-def _unpack(fmt: str, data: bytes, offset: int) -> tuple[Any, ...]:
-    if offset < 0 or offset + struct.calcsize(fmt) > len(data):
+class FileView:
+    """Read-only access to a file on disk with the few ``bytes`` operations the parsers use (``len``, indexing,
+    slicing, ``find``), each one a ``pread``: parsing a big library reads its headers, not the whole file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stream: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close() / the context manager
+        self._fd = self.stream.fileno()
+        self._size = os.fstat(self._fd).st_size
+
+    def __enter__(self) -> FileView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, key: int) -> int: ...
+    @overload
+    def __getitem__(self, key: slice) -> bytes: ...
+    def __getitem__(self, key: int | slice) -> int | bytes:
+        if isinstance(key, int):
+            if not -self._size <= key < self._size:
+                raise IndexError("index out of range")
+            return os.pread(self._fd, 1, key % self._size)[0]
+        start, stop, step = key.indices(self._size)
+        if step != 1:
+            raise ValueError("FileView slices take no step")
+        return os.pread(self._fd, stop - start, start) if stop > start else b""
+
+    def find(self, sub: bytes, start: int, end: int) -> int:
+        start = max(start, 0)
+        found = self[start:end].find(sub)
+        return found + start if found >= 0 else -1
+
+    def read_all(self) -> bytes:
+        return self[0 : self._size]
+
+
+Image = bytes | FileView  # a whole file: in memory, or on disk behind a view
+
+
+def _unpack(fmt: str, data: Image, offset: int) -> tuple[Any, ...]:
+    size = struct.calcsize(fmt)
+    if offset < 0 or offset + size > len(data):
         raise _Malformed(f"structure at {offset:#x} runs past the end of the file")
-    return struct.unpack_from(fmt, data, offset)
+    return struct.unpack(fmt, data[offset : offset + size])
 
 
-def _cstring(data: bytes, offset: int, limit: int = 4096) -> bytes:
+def _cstring(data: Image, offset: int, limit: int = 4096) -> bytes:
     """NUL-terminated string at ``offset`` (at most ``limit`` bytes); empty if out of range."""
     if offset < 0 or offset >= len(data):
         return b""
@@ -163,7 +227,7 @@ def detect_format(head: bytes) -> BinaryFormat | None:
     return None
 
 
-def describe(data: bytes) -> BinaryInfo | None:
+def describe(data: Image) -> BinaryInfo | None:
     """Describe a native binary; ``None`` for anything that is not one or cannot be parsed. Never raises."""
     try:
         fmt = detect_format(data[:4096])
@@ -229,8 +293,8 @@ class _ElfSection:
     sh_size: int
 
 
-def _elf_header(data: bytes) -> _ElfHeader:
-    if len(data) < 52 or not data.startswith(_ELF_MAGIC):
+def _elf_header(data: Image) -> _ElfHeader:
+    if len(data) < 52 or data[:4] != _ELF_MAGIC:
         raise _Malformed("too short for an ELF header")
     ei_class, ei_data = data[4], data[5]
     if ei_class not in (1, 2) or ei_data not in (1, 2):
@@ -248,7 +312,7 @@ def _elf_header(data: bytes) -> _ElfHeader:
     return _ElfHeader(e, is64, e_type, e_machine, e_shoff, e_shentsize, e_shnum, e_shstrndx)
 
 
-def _elf_sections(data: bytes, hdr: _ElfHeader) -> list[_ElfSection]:
+def _elf_sections(data: Image, hdr: _ElfHeader) -> list[_ElfSection]:
     """Section headers with resolved names; an empty list for a file without a section header table."""
     if hdr.e_shoff == 0:
         return []
@@ -293,7 +357,7 @@ def _elf_machine(hdr: _ElfHeader) -> str:
     return "ppc64le" if name == "ppc64" and hdr.endian == "<" else name
 
 
-def _describe_elf(data: bytes) -> BinaryInfo:
+def _describe_elf(data: Image) -> BinaryInfo:
     hdr = _elf_header(data)
     sections = _elf_sections(data, hdr)
     machine = _elf_machine(hdr)
@@ -347,8 +411,8 @@ class _PeHeaders:
     sections: tuple[_PeSection, ...]
 
 
-def _pe_headers(data: bytes) -> _PeHeaders:
-    if len(data) < 0x40 or not data.startswith(b"MZ"):
+def _pe_headers(data: Image) -> _PeHeaders:
+    if len(data) < 0x40 or data[:2] != b"MZ":
         raise _Malformed("too short for a DOS header")
     (e_lfanew,) = _unpack("<I", data, 0x3C)
     if data[e_lfanew : e_lfanew + 4] != b"PE\0\0":
@@ -380,7 +444,7 @@ def _pe_headers(data: bytes) -> _PeHeaders:
     return _PeHeaders(e_lfanew, machine, symtab, nsyms, (major, minor), tuple(directories), tuple(sections))
 
 
-def _pe_section_name(data: bytes, raw: bytes, strtab: int) -> str:
+def _pe_section_name(data: Image, raw: bytes, strtab: int) -> str:
     """Section name, resolving GNU ld's ``/<offset>`` long names through the COFF string table."""
     name = raw.rstrip(b"\0")
     if strtab and name[:1] == b"/" and name[1:].isdigit():
@@ -397,13 +461,13 @@ def _pe_rva_to_offset(hdr: _PeHeaders, rva: int) -> int:
     return -1
 
 
-def _pe_imported_dlls(data: bytes, hdr: _PeHeaders, limit: int = 4096) -> list[bytes]:
+def _pe_imported_dlls(data: Image, hdr: _PeHeaders, limit: int = 4096) -> list[bytes]:
     if len(hdr.directories) <= _DIR_IMPORT or hdr.directories[_DIR_IMPORT][0] == 0:
         return []
     at = _pe_rva_to_offset(hdr, hdr.directories[_DIR_IMPORT][0])
     names: list[bytes] = []
     while at >= 0 and at + 20 <= len(data) and len(names) < limit:
-        original_thunk, _, _, name_rva, first_thunk = struct.unpack_from("<IIIII", data, at)
+        original_thunk, _, _, name_rva, first_thunk = _unpack("<IIIII", data, at)
         if not (original_thunk or name_rva or first_thunk):
             break
         names.append(_cstring(data, _pe_rva_to_offset(hdr, name_rva), 256))
@@ -411,7 +475,7 @@ def _pe_imported_dlls(data: bytes, hdr: _PeHeaders, limit: int = 4096) -> list[b
     return names
 
 
-def _pe_toolchain(data: bytes, hdr: _PeHeaders, has_symbols: bool, has_debug: bool) -> str:
+def _pe_toolchain(data: Image, hdr: _PeHeaders, has_symbols: bool, has_debug: bool) -> str:
     if has_symbols or has_debug:
         return "mingw"
     # MSVC's link.exe always writes a "Rich" header between the DOS stub and the PE header; GNU ld never does.
@@ -430,7 +494,7 @@ def _pe_is_signed(hdr: _PeHeaders) -> bool:
     return len(hdr.directories) > _DIR_SECURITY and hdr.directories[_DIR_SECURITY][1] != 0
 
 
-def _describe_pe(data: bytes) -> BinaryInfo:
+def _describe_pe(data: Image) -> BinaryInfo:
     hdr = _pe_headers(data)
     has_symbols = hdr.symbol_table != 0 and hdr.number_of_symbols != 0
     has_debug = any(_is_debug_section(s.name.encode("latin-1")) for s in hdr.sections)
@@ -460,7 +524,7 @@ _MACHO_CPUS = {
 _LC_SEGMENT, _LC_SYMTAB, _LC_SEGMENT_64 = 0x1, 0x2, 0x19
 
 
-def _macho_thin(data: bytes, offset: int) -> tuple[str, bool, bool]:
+def _macho_thin(data: Image, offset: int) -> tuple[str, bool, bool]:
     """(machine, has_symbols, has_debug) of the thin Mach-O image at ``offset``."""
     endian, is64 = _MACHO_THIN[data[offset : offset + 4]]
     cputype, _, _, ncmds, _, _ = _unpack(endian + "iIIIII", data, offset + 4)
@@ -482,7 +546,7 @@ def _macho_thin(data: bytes, offset: int) -> tuple[str, bool, bool]:
     )
 
 
-def _describe_macho(data: bytes) -> BinaryInfo:
+def _describe_macho(data: Image) -> BinaryInfo:
     magic = data[:4]
     if magic in _MACHO_THIN:
         machine, has_symbols, has_debug = _macho_thin(data, 0)
@@ -641,6 +705,43 @@ def _nothing_to_strip(info: BinaryInfo, level: StripLevel) -> str | None:
     return None
 
 
+def _preflight(data: Image, level: StripLevel, tools: StripTools | None) -> tuple[BinaryInfo, tuple[str, ...]] | str:
+    """The binary and the tools to try on it, or why it is left as it is."""
+    if level is StripLevel.NONE:
+        return "strip level is none"
+    info = describe(data)
+    if info is None:
+        return "not a native binary" if detect_format(data[:4096]) is None else "unparseable binary"
+    if info.format is BinaryFormat.MACHO:
+        return "Mach-O is left untouched"
+    if info.format is BinaryFormat.PE and info.signed:
+        return "Authenticode-signed: never modified"
+    if info.format is BinaryFormat.ELF:
+        try:
+            e_type = _elf_header(data).e_type
+        except _Malformed:  # pragma: no cover - describe() already parsed the header
+            return "unparseable binary"
+        if e_type not in _STRIPPABLE_ELF_TYPES:
+            kind = _ET_NAMES.get(e_type, f"type {e_type}")
+            return f"ELF {kind}: only executables and shared objects are stripped"
+    nothing = _nothing_to_strip(info, level)
+    if nothing is not None:
+        return nothing
+    candidates = _tools_for(info, tools if tools is not None else find_strip_tools())
+    label = "ELF" if info.format is BinaryFormat.ELF else f"PE {info.machine}"
+    if not candidates:
+        hint = "install binutils" if info.format is BinaryFormat.ELF else "install binutils or mingw-w64"
+        return f"no strip tool for {label} installed ({hint})"
+    return info, candidates
+
+
+def _failure(problems: list[str]) -> str:
+    reason = problems[0]
+    if len(problems) > 1:
+        reason += f" (and {len(problems) - 1} more tool(s) failed)"
+    return reason
+
+
 def strip_binary(data: bytes, name: str, level: StripLevel, tools: StripTools | None = None) -> StripResult:
     """Strip one native binary if that is safe, and return the bytes to ship. Never raises.
 
@@ -649,32 +750,10 @@ def strip_binary(data: bytes, name: str, level: StripLevel, tools: StripTools | 
     none succeeds the original bytes are returned with status ``REVERTED`` and the first problem as reason.
     """
     level = StripLevel(level)
-    if level is StripLevel.NONE:
-        return _original(data, "strip level is none")
-    info = describe(data)
-    if info is None:
-        return _original(data, "not a native binary" if detect_format(data[:4096]) is None else "unparseable binary")
-    if info.format is BinaryFormat.MACHO:
-        return _original(data, "Mach-O is left untouched")
-    if info.format is BinaryFormat.PE and info.signed:
-        return _original(data, "Authenticode-signed: never modified")
-    if info.format is BinaryFormat.ELF:
-        try:
-            e_type = _elf_header(data).e_type
-        except _Malformed:  # pragma: no cover - describe() already parsed the header
-            return _original(data, "unparseable binary")
-        if e_type not in _STRIPPABLE_ELF_TYPES:
-            kind = _ET_NAMES.get(e_type, f"type {e_type}")
-            return _original(data, f"ELF {kind}: only executables and shared objects are stripped")
-    nothing = _nothing_to_strip(info, level)
-    if nothing is not None:
-        return _original(data, nothing)
-    candidates = _tools_for(info, tools if tools is not None else find_strip_tools())
-    label = "ELF" if info.format is BinaryFormat.ELF else f"PE {info.machine}"
-    if not candidates:
-        hint = "install binutils" if info.format is BinaryFormat.ELF else "install binutils or mingw-w64"
-        return _original(data, f"no strip tool for {label} installed ({hint})")
-
+    decided = _preflight(data, level, tools)
+    if isinstance(decided, str):
+        return _original(data, decided)
+    info, candidates = decided
     option = _OPTIONS[level]
     problems: list[str] = []
     for tool in candidates:
@@ -698,10 +777,79 @@ def strip_binary(data: bytes, name: str, level: StripLevel, tools: StripTools | 
             problems.append(f"{what} broke the file: {problem}")
             continue
         return StripResult(data=stripped, status=StripStatus.STRIPPED, reason=what, saved=len(data) - len(stripped))
-    reason = problems[0]
-    if len(problems) > 1:
-        reason += f" (and {len(problems) - 1} more tool(s) failed)"
-    return _original(data, reason, StripStatus.REVERTED)
+    return _original(data, _failure(problems), StripStatus.REVERTED)
+
+
+def strip_file(
+    source: Path, name: str, level: StripLevel, workdir: Path, tools: StripTools | None = None
+) -> FileStripResult:
+    """:func:`strip_binary` for a file on disk: the tools write into ``workdir``, the checks read the files in
+    pieces. The stripped file is ``result.path`` (``None``: keep the original). Never raises."""
+    level = StripLevel(level)
+    try:
+        with FileView(source) as original:
+            decided = _preflight(original, level, tools)
+            if isinstance(decided, str):
+                return FileStripResult(None, StripStatus.SKIPPED, decided, 0)
+            info, candidates = decided
+            size = len(original)
+            option = _OPTIONS[level]
+            problems: list[str] = []
+            for n, tool in enumerate(candidates):
+                what = f"{Path(tool).name} {option}"
+                output = workdir / f"{source.name}.{n}.stripped"
+                try:
+                    _run_tool_on_file(tool, option, source, output)
+                except Exception as exc:
+                    message = _first_line(str(exc)).replace(str(source), name) or type(exc).__name__
+                    problems.append(f"{what} failed: {message}")
+                    continue
+                stripped_size = output.stat().st_size
+                if stripped_size >= size:
+                    output.unlink()
+                    return FileStripResult(None, StripStatus.UNCHANGED, f"{what} saved nothing", 0)
+                if info.format is BinaryFormat.ELF:
+                    realigned = _realign_file(output)
+                    if realigned:
+                        what += f" (+ {realigned} empty PT_LOAD offset(s) realigned)"
+                else:
+                    output.write_bytes(restore_pe_timestamp(original.read_all(), output.read_bytes()))
+                with FileView(output) as stripped:
+                    problem = verify_stripped(original, stripped)
+                if problem is not None:
+                    output.unlink()
+                    problems.append(f"{what} broke the file: {problem}")
+                    continue
+                return FileStripResult(output, StripStatus.STRIPPED, what, size - output.stat().st_size)
+    except OSError as exc:
+        return FileStripResult(None, StripStatus.REVERTED, f"can't strip: {exc.strerror or exc}", 0)
+    return FileStripResult(None, StripStatus.REVERTED, _failure(problems), 0)
+
+
+def _run_tool_on_file(tool: str, option: str, source: Path, output: Path, timeout: float | None = None) -> None:
+    """Run ``tool option -o output source``; :class:`StripToolError` (one line) if it fails or writes nothing."""
+    timeout = STRIP_TIMEOUT if timeout is None else timeout
+    try:
+        proc = subprocess.run(
+            [tool, option, "-o", str(output), str(source)],
+            cwd=output.parent,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+    except subprocess.TimeoutExpired:
+        output.unlink(missing_ok=True)
+        raise StripToolError(f"timed out after {timeout:g} s") from None
+    except OSError as exc:
+        raise StripToolError(f"cannot run: {exc}") from None
+    if proc.returncode != 0:
+        output.unlink(missing_ok=True)
+        raise StripToolError(_first_line(proc.stderr) or f"exit status {proc.returncode}")
+    if not output.is_file():
+        raise StripToolError("no output file written")
 
 
 def pe_checksum(data: bytes) -> int:
@@ -745,10 +893,32 @@ def realign_empty_loads(data: bytes) -> tuple[bytes, int]:
     nearest congruent value changes nothing that is loaded. Non-empty segments are never touched (a misaligned
     one is left for :func:`verify_stripped` to reject). Returns the new bytes and how many headers changed.
     """
+    patches = _realign_patches(data)
+    if not patches:
+        return data, 0
+    out = bytearray(data)
+    for at, packed in patches:
+        out[at : at + len(packed)] = packed
+    return bytes(out), len(patches)
+
+
+def _realign_file(path: Path) -> int:
+    """:func:`realign_empty_loads` in place on a file (only its program headers are read and written)."""
+    with FileView(path) as view:
+        patches = _realign_patches(view)
+    if patches:
+        with path.open("r+b") as fh:
+            for at, packed in patches:
+                os.pwrite(fh.fileno(), packed, at)
+    return len(patches)
+
+
+def _realign_patches(data: Image) -> list[tuple[int, bytes]]:
+    """(file offset, new p_offset bytes) for every empty PT_LOAD whose offset is not congruent to its address."""
     try:
         hdr = _elf_header(data)
     except _Malformed:
-        return data, 0
+        return []
     e = hdr.endian
     if hdr.is64:
         (phoff,) = _unpack(e + "Q", data, 32)
@@ -759,21 +929,19 @@ def realign_empty_loads(data: bytes) -> tuple[bytes, int]:
         phentsize, phnum = _unpack(e + "HH", data, 42)
         fmt, min_size, field_offset = e + "IIIIIIII", 32, 4
     if phentsize < min_size or phoff + phnum * phentsize > len(data):
-        return data, 0
-    out = bytearray(data)
-    changed = 0
+        return []
+    patches: list[tuple[int, bytes]] = []
     for i in range(phnum):
         at = phoff + i * phentsize
         if hdr.is64:
-            p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, p_align = struct.unpack_from(fmt, data, at)
+            p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, p_align = _unpack(fmt, data, at)
         else:
-            p_type, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, _flags, p_align = struct.unpack_from(fmt, data, at)
+            p_type, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, _flags, p_align = _unpack(fmt, data, at)
         if p_type != 1 or p_filesz or p_memsz or p_align <= 1 or (p_offset - p_vaddr) % p_align == 0:
             continue
         new_offset = p_offset - (p_offset - p_vaddr) % p_align
-        struct.pack_into(e + ("Q" if hdr.is64 else "I"), out, at + field_offset, new_offset)
-        changed += 1
-    return (bytes(out), changed) if changed else (data, 0)
+        patches.append((at + field_offset, struct.pack(e + ("Q" if hdr.is64 else "I"), new_offset)))
+    return patches
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -781,7 +949,7 @@ def realign_empty_loads(data: bytes) -> tuple[bytes, int]:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def verify_stripped(original: bytes, stripped: bytes) -> str | None:
+def verify_stripped(original: Image, stripped: Image) -> str | None:
     """Check that ``stripped`` loads like ``original``: ``None`` if so, else a one-line problem."""
     fmt = detect_format(original[:4096])
     if fmt is None:
@@ -837,12 +1005,12 @@ class _ElfFacts:
     header_ranges: tuple[tuple[int, int], ...]  # ELF header and program header table in the file: [start, end)
 
 
-def _elf_facts(data: bytes) -> _ElfFacts:
+def _elf_facts(data: Image) -> _ElfFacts:
     from elftools.elf.dynamic import DynamicSegment
     from elftools.elf.elffile import ELFFile
     from elftools.elf.sections import SymbolTableSection
 
-    elf = ELFFile(io.BytesIO(data))
+    elf = ELFFile(io.BytesIO(data) if isinstance(data, bytes) else data.stream)
     h = elf.header
     loads: list[_Load] = []
     others: list[tuple[str, int, int, int]] = []
@@ -921,20 +1089,23 @@ def _blank_headers(image: bytes, facts: _ElfFacts, offset: int) -> bytes:
     return bytes(out)
 
 
-def _read_address(data: bytes, facts: _ElfFacts, address: int, size: int) -> bytes | None:
-    """What the loader maps at ``[address, address + size)`` from the file; ``None`` if no segment has it."""
+_COMPARE = 8 * 1024**2  # loaded contents are compared in pieces of this size
+
+
+def _load_offset(facts: _ElfFacts, address: int, size: int) -> int | None:
+    """The file offset the loader maps ``[address, address + size)`` from; ``None`` if no segment has it all."""
     for load in facts.loads:
         if load.vaddr <= address and address + size <= load.vaddr + load.filesz:
-            offset = load.offset + address - load.vaddr
-            return _blank_headers(data[offset : offset + size], facts, offset)
+            return load.offset + address - load.vaddr
     return None
 
 
-def _changed_contents(original: bytes, before: _ElfFacts, stripped: bytes, after: _ElfFacts) -> str | None:
+def _changed_contents(original: Image, before: _ElfFacts, stripped: Image, after: _ElfFacts) -> str | None:
     """Where the loaded image differs, if it does.
 
     Compared section by section: bytes that no section covers (e.g. the "X" filler patchelf leaves where it
-    moved ``.dynsym`` away from) are nobody's business, and strip zeroes them.
+    moved ``.dynsym`` away from) are nobody's business, and strip zeroes them. A big section is compared in
+    :data:`_COMPARE`-byte pieces.
     """
     if before.alloc is None:  # no section headers: whole segments must be identical
         pairs = zip(before.loads, after.loads, strict=True)
@@ -942,11 +1113,15 @@ def _changed_contents(original: bytes, before: _ElfFacts, stripped: bytes, after
     else:
         regions = list(before.contents)
     for address, size in regions:
-        old_bytes = _read_address(original, before, address, size)
-        if old_bytes is None:
+        old_at = _load_offset(before, address, size)
+        if old_at is None:
             continue  # not loaded from the file in the original either
-        if _read_address(stripped, after, address, size) != old_bytes:
-            return f"loaded contents at {address:#x} ({size:#x} bytes) changed"
+        new_at = _load_offset(after, address, size)
+        for at in range(0, size, _COMPARE) if new_at is not None else [0]:
+            n = min(_COMPARE, size - at)
+            old = _blank_headers(original[old_at + at : old_at + at + n], before, old_at + at)
+            if new_at is None or _blank_headers(stripped[new_at + at : new_at + at + n], after, new_at + at) != old:
+                return f"loaded contents at {address:#x} ({size:#x} bytes) changed"
     return None
 
 
@@ -971,7 +1146,7 @@ def _trimmed_tail_problem(before: _ElfFacts, old: _Load, new: _Load) -> str | No
     return None
 
 
-def _verify_elf(original: bytes, stripped: bytes) -> str | None:
+def _verify_elf(original: Image, stripped: Image) -> str | None:
     try:
         before = _elf_facts(original)
     except Exception as exc:
@@ -1060,9 +1235,10 @@ def _pe_exports(data: bytes, hdr: _PeHeaders, limit: int = 1 << 20) -> tuple[tup
     return tuple(exports)
 
 
-def _pe_facts(data: bytes) -> _PeFacts:
+def _pe_facts(image: Image) -> _PeFacts:
     import pefile
 
+    data = image if isinstance(image, bytes) else image.read_all()  # pefile parses in memory
     # Same parse as fast_load=False, minus the byte histogram of the whole file: its "Byte 0x00 makes up N%"
     # warnings are about content, not structure (stripping symbols changes them), and cost seconds on big DLLs.
     pe = pefile.PE(data=data, fast_load=True)
@@ -1111,7 +1287,7 @@ def _align_up(value: int, alignment: int) -> int:
     return value if alignment <= 1 else -(-value // alignment) * alignment
 
 
-def _verify_pe(original: bytes, stripped: bytes) -> str | None:
+def _verify_pe(original: Image, stripped: Image) -> str | None:
     try:
         before = _pe_facts(original)
     except Exception as exc:

@@ -6,21 +6,32 @@ does not match, a zip bomb) is refused here with one clear line, before anything
 file name disagrees with what it says inside (a renamed wheel): the name's tags, compressed sets expanded, must be
 exactly WHEEL's ``Tag:`` lines, and its project name and version must equal METADATA's once normalised (a build
 tag in the name is allowed) — the output keeps the input's file name, so a mismatch would ship under a false name.
+
+Memory is bounded by the stream, not by the wheel (issue 9). The central directory and every local header are
+checked first; the zip-bomb limits (:class:`Limits`: per-entry size and ratio, total size, whole-archive ratio)
+are decided on them before anything is inflated. Then each member is inflated once, chunk by chunk
+(:mod:`slimwheel.archive`), never past its declared size, and checked on the fly (CRC-32, RECORD hash). Only
+``.dist-info`` files (up to :data:`HOLD` bytes) are held in memory, plus the first :data:`HEAD` bytes of every
+member; members the caller asks for are extracted to files (after a free-space check); all other content stays in
+the archive, which stays open and is inflated again when something reads it (:class:`Entry`). The module is over
+500 lines because it keeps every check a wheel must pass to be read, and the entry model, in one place.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import itertools
 import re
 import stat
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
@@ -31,25 +42,42 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from .archive import (
+    CHUNK,
+    DEFLATED,
+    Archive,
+    ArchiveSlice,
+    Content,
+    DiskFile,
+    Member,
+    MemberContent,
+    Memory,
+    data_offset,
+    ensure_free_space,
+    iter_member,
+)
 from .errors import BadWheel
-from .records import SIGNATURE_FILES, RecordError, RecordRow, parse_record
+from .records import SIGNATURE_FILES, RecordError, RecordRow, hash_string, parse_record
 
 DATA_SCHEMES = ("purelib", "platlib", "headers", "scripts", "data")
-_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
-_LOCAL_SIG = 0x04034B50
+HOLD = 4 * 1024**2  # .dist-info files up to this size are held in memory; other content is streamed
+HEAD = 64  # first bytes of every member kept for categorizing
 _EOCD_SIG = b"PK\x05\x06"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Zip-bomb limits. Sizes are uncompressed bytes."""
+    """Zip-bomb limits. Sizes are uncompressed bytes. Every limit is checked on the central directory, before
+    any member is inflated; inflation then stops at each member's declared size."""
 
     max_total_size: int = 8 * 1024**3
     max_entry_size: int = 4 * 1024**3
     max_entries: int = 500_000
     max_ratio: int = 1000  # uncompressed / compressed, checked for entries over ratio_floor bytes
     ratio_floor: int = 1024**2
+    max_archive_ratio: int = 100  # declared uncompressed total / archive size, checked over archive_ratio_floor
+    archive_ratio_floor: int = 100 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -59,23 +87,100 @@ class RawDeflate:
     payload: bytes
     crc: int
 
+    @property
+    def length(self) -> int:
+        return len(self.payload)
 
-@dataclass(frozen=True)
+    def chunks(self, chunk: int = CHUNK) -> Iterator[bytes]:
+        for at in range(0, len(self.payload), chunk):
+            yield self.payload[at : at + chunk]
+
+
+Raw = RawDeflate | ArchiveSlice
+
+
 class Entry:
-    """One file of a wheel: archive path, content and unix permission bits."""
+    """One file of a wheel: archive path, unix permission bits and its content, which lives in memory, in a file
+    on disk or in the input archive (inflated again when read). ``data`` holds the whole content in memory: code
+    that handles big files uses ``size``, ``head``, ``chunks()`` and ``file`` instead."""
 
-    path: str
-    data: bytes
-    mode: int = 0o644
-    raw: RawDeflate | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("_crc", "_head", "_sha256", "content", "mode", "path", "raw")
+
+    def __init__(
+        self,
+        path: str,
+        data: bytes | Content = b"",
+        mode: int = 0o644,
+        raw: Raw | None = None,
+        *,
+        head: bytes | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        self.path, self.mode, self.raw = path, mode, raw
+        self.content: Content = Memory(data) if isinstance(data, bytes) else data
+        self._head, self._sha256, self._crc = head, sha256, raw.crc if raw is not None else None
+
+    @property
+    def data(self) -> bytes:
+        return self.content.read()
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return self.content.size
+
+    @property
+    def file(self) -> Path | None:
+        """The file on disk that holds the content, if there is one."""
+        return self.content.file
+
+    def head(self, n: int = HEAD) -> bytes:
+        """The first ``n`` bytes (up to :data:`HEAD` of them without reading the content again)."""
+        if isinstance(self.content, Memory):
+            return self.content.blob[:n]
+        if self._head is not None and (n <= len(self._head) or len(self._head) >= self.size):
+            return self._head[:n]
+        for block in self.content.chunks(max(n, 1)):
+            return block[:n]
+        return b""
+
+    def chunks(self, chunk: int = CHUNK) -> Iterator[bytes]:
+        return self.content.chunks(chunk)
+
+    def digests(self) -> tuple[str, int]:
+        """(RECORD's ``sha256=...`` digest, CRC-32) of the content, streamed once and remembered."""
+        if self._sha256 is None or self._crc is None:
+            h, crc = hashlib.sha256(), 0
+            for block in self.chunks():
+                h.update(block)
+                crc = zlib.crc32(block, crc)
+            self._sha256, self._crc = hash_string(h), crc
+        return self._sha256, self._crc
 
     def with_data(self, data: bytes) -> Entry:
         """The same entry with new content (the stored payload no longer applies)."""
-        return replace(self, data=data, raw=None)
+        return Entry(self.path, data, self.mode)
+
+    def without_raw(self) -> Entry:
+        """The same entry, to be compressed again rather than copied as stored."""
+        if self.raw is None:
+            return self
+        entry = Entry(self.path, self.content, self.mode, head=self._head, sha256=self._sha256)
+        entry._crc = self._crc
+        return entry
+
+    def with_file(self, path: Path, size: int) -> Entry:
+        """The same entry with its content in the file ``path`` (the stored payload no longer applies)."""
+        return Entry(self.path, DiskFile(path, size), self.mode)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Entry):
+            return NotImplemented
+        return (self.path, self.mode, self.size) == (other.path, other.mode, other.size) and self.data == other.data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Entry({self.path!r}, <{self.size} bytes>, {self.mode:#o})"
 
 
 @dataclass(frozen=True)
@@ -93,6 +198,7 @@ class Wheel:
     compressed_sizes: dict[str, int]
     archive_size: int
     warnings: tuple[str, ...] = ()
+    archive: Archive | None = field(default=None, repr=False, compare=False)
 
     @property
     def data_dir(self) -> str:
@@ -116,6 +222,11 @@ class Wheel:
     def is_metadata(self, path: str) -> bool:
         return path.startswith(self.dist_info + "/")
 
+    def close(self) -> None:
+        """Close the input file (entries whose content stays in the archive can't be read afterwards)."""
+        if self.archive is not None:
+            self.archive.close()
+
 
 def install_location(path: str, data_dir: str, root_is_purelib: bool) -> tuple[str, str]:
     if path.startswith(data_dir + "/"):
@@ -124,8 +235,24 @@ def install_location(path: str, data_dir: str, root_is_purelib: bool) -> tuple[s
     return ("purelib" if root_is_purelib else "platlib"), path
 
 
-def read_wheel(path: Path | str, *, limits: Limits | None = None, allow_bad_record: bool = False) -> Wheel:
-    """Read and validate a wheel; raise :class:`BadWheel` with one clear line for anything unsafe or inconsistent."""
+Extract = Callable[[str, bytes], bool]
+
+
+def read_wheel(
+    path: Path | str,
+    *,
+    limits: Limits | None = None,
+    allow_bad_record: bool = False,
+    workdir: Path | None = None,
+    extract: Extract | None = None,
+) -> Wheel:
+    """Read and validate a wheel; raise :class:`BadWheel` with one clear line for anything unsafe or inconsistent.
+
+    Memory stays bounded by the stream, not the wheel: members are inflated chunk by chunk to be checked (CRC,
+    declared size, RECORD hash). Only ``.dist-info`` files up to :data:`HOLD` bytes are held in memory; a member
+    for which ``extract(path, first bytes)`` is true is written to a file in ``workdir`` (after a free-space check);
+    every other member stays in the archive, which is kept open (:meth:`Wheel.close`) and inflated again on demand.
+    """
     path = Path(path)
     limits = limits or Limits()
     source = path.name
@@ -134,17 +261,24 @@ def read_wheel(path: Path | str, *, limits: Limits | None = None, allow_bad_reco
     except InvalidWheelFilename as exc:
         raise BadWheel(source, f"not a valid wheel file name ({exc})") from None
     try:
-        blob = path.read_bytes()
+        archive = Archive(path, source)
     except IsADirectoryError:
         raise BadWheel(source, "is a directory, not a wheel file") from None
     except OSError as exc:
         raise BadWheel(source, f"can't be read: {exc.strerror or exc}") from None
-
-    infos = _central_directory(source, blob)
-    warnings: list[str] = []
-    entries, compressed_sizes = _read_entries(source, blob, infos, limits)
-    dist_info, root_is_purelib = _check_metadata(source, entries, name, version, tags)
-    _check_record(source, entries, dist_info, allow_bad_record, warnings)
+    try:
+        infos = _central_directory(source, archive)
+        members = _members(source, archive, infos, limits)
+        paths = [m.name for m, _ in members]
+        dist_info, root_is_purelib = _check_metadata(source, paths, name, version, tags, dict(members), archive)
+        rows, by_path = _parse_record(source, archive, dict(members), dist_info)
+        hold = {path for path in paths if path.startswith(dist_info + "/")}
+        entries, problems = _stream_entries(archive, members, by_path, hold, workdir, extract)
+        warnings: list[str] = []
+        _record_verdict(source, problems, rows, paths, dist_info, allow_bad_record, warnings)
+    except BaseException:
+        archive.close()
+        raise
     return Wheel(
         source=path,
         filename=path.name,
@@ -154,25 +288,30 @@ def read_wheel(path: Path | str, *, limits: Limits | None = None, allow_bad_reco
         dist_info=dist_info,
         root_is_purelib=root_is_purelib,
         entries=tuple(entries),
-        compressed_sizes=compressed_sizes,
-        archive_size=len(blob),
+        compressed_sizes={m.name: m.compress_size for m, _ in members},
+        archive_size=archive.size,
         warnings=tuple(warnings),
+        archive=archive,
     )
 
 
-def _central_directory(source: str, blob: bytes) -> list[zipfile.ZipInfo]:
-    if not blob.startswith(b"PK"):
+def _central_directory(source: str, archive: Archive) -> list[zipfile.ZipInfo]:
+    size = archive.size
+    if archive.pread(0, 2) != b"PK":
         raise BadWheel(source, "not a zip archive")
-    eocd = blob.rfind(_EOCD_SIG, max(0, len(blob) - 65557))
+    tail_start = max(0, size - 65557)
+    tail = archive.pread(tail_start, size - tail_start)
+    eocd = tail.rfind(_EOCD_SIG)
     if eocd < 0:
         raise BadWheel(source, "truncated or corrupt zip archive (no end-of-central-directory record)")
-    if eocd + 22 > len(blob):
+    if eocd + 22 > len(tail):
         raise BadWheel(source, "truncated zip archive")
-    (comment_length,) = struct.unpack_from("<H", blob, eocd + 20)
-    if eocd + 22 + comment_length != len(blob):
+    (comment_length,) = struct.unpack_from("<H", tail, eocd + 20)
+    if eocd + 22 + comment_length != len(tail):
         raise BadWheel(source, "trailing data after the end of the zip archive")
     try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        archive.file.seek(0)
+        with zipfile.ZipFile(archive.file) as zf:
             infos = zf.infolist()
     except NotImplementedError as exc:  # zipfile: "zip file version 25.5"
         raise BadWheel(source, f"unsupported zip feature ({exc})") from None
@@ -199,14 +338,13 @@ def _check_name(source: str, name: str) -> None:
         raise BadWheel(source, f"entry {name!r} has an empty or '.' path component")
 
 
-def _read_entries(
-    source: str, blob: bytes, infos: list[zipfile.ZipInfo], limits: Limits
-) -> tuple[list[Entry], dict[str, int]]:
+def _members(source: str, archive: Archive, infos: list[zipfile.ZipInfo], limits: Limits) -> list[tuple[Member, int]]:
+    """Every check the central directory and the local headers allow, before anything is inflated; the file
+    members (directories dropped) with their unix mode."""
     if len(infos) > limits.max_entries:
         raise BadWheel(source, f"has {len(infos)} entries, more than the limit of {limits.max_entries}")
     seen: set[str] = set()
     declared_total = 0
-    spans: list[tuple[int, int, str]] = []
     for info in infos:
         _check_name(source, info.orig_filename)  # zipfile cuts .filename at a NUL; the stored name is checked
         if info.filename in seen:
@@ -229,7 +367,13 @@ def _read_entries(
         declared_total += info.file_size
         if declared_total > limits.max_total_size:
             raise BadWheel(source, f"declares more than {limits.max_total_size} uncompressed bytes (a zip bomb?)")
-
+    if declared_total > limits.archive_ratio_floor and declared_total > limits.max_archive_ratio * archive.size:
+        raise BadWheel(
+            source,
+            f"declares {declared_total} uncompressed bytes in a {archive.size}-byte archive "
+            f"({declared_total // max(archive.size, 1)}:1), over the archive ratio limit of "
+            f"{limits.max_archive_ratio}:1 (a zip bomb?)",
+        )
     files = {name for name in seen if not name.endswith("/")}
     for name in seen:
         parent = name.rstrip("/").rpartition("/")[0]
@@ -238,86 +382,89 @@ def _read_entries(
                 raise BadWheel(source, f"{parent!r} is both a file and a directory")
             parent = parent.rpartition("/")[0]
 
-    entries: list[Entry] = []
-    compressed_sizes: dict[str, int] = {}
+    members: list[tuple[Member, int]] = []
+    spans: list[tuple[int, int, str]] = []
     for info in infos:
-        start, end = _data_span(source, blob, info)
-        spans.append((info.header_offset, end, info.filename))
+        start = data_offset(source, archive, info)
+        spans.append((info.header_offset, start + info.compress_size, info.filename))
         if info.is_dir():
             if info.file_size:
                 raise BadWheel(source, f"directory entry {info.filename!r} has content")
             continue
-        payload = blob[start:end]
-        data = _inflate(source, info, payload)
         mode = (info.external_attr >> 16) & 0o777 if info.create_system == 3 else 0
-        raw = RawDeflate(payload, info.CRC) if info.compress_type == zipfile.ZIP_DEFLATED else None
-        entries.append(Entry(info.filename, data, mode or 0o644, raw))
-        compressed_sizes[info.filename] = info.compress_size
-
+        member = Member(info.filename, info.compress_type, info.CRC, info.compress_size, info.file_size, start)
+        members.append((member, mode or 0o644))
     spans.sort()
     for (_, end, name), (next_start, _, next_name) in itertools.pairwise(spans):
         if end > next_start:
             raise BadWheel(source, f"entries {name!r} and {next_name!r} overlap (a zip bomb?)")
-    return entries, compressed_sizes
+    return members
 
 
-def _data_span(source: str, blob: bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
-    """Check the local header against the central directory; return the payload's byte range."""
-    offset = info.header_offset
-    if offset < 0 or offset + _LOCAL_HEADER.size > len(blob):
-        raise BadWheel(source, f"entry {info.filename!r} points outside the archive (truncated?)")
-    (sig, _version, flags, method, _time, _date, crc, csize, usize, name_len, extra_len) = _LOCAL_HEADER.unpack_from(
-        blob, offset
-    )
-    if sig != _LOCAL_SIG:
-        raise BadWheel(source, f"entry {info.filename!r} has no valid local header (corrupt archive)")
-    name_start = offset + _LOCAL_HEADER.size
-    raw_name = blob[name_start : name_start + name_len]
-    central_name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "surrogateescape")
-    if raw_name != central_name or (flags & 0x800) != (info.flag_bits & 0x800):
-        raise BadWheel(source, f"entry {info.filename!r}: local header name disagrees with the central directory")
-    if method != info.compress_type or (flags & 0x1):
-        raise BadWheel(source, f"entry {info.filename!r}: local header disagrees with the central directory")
-    if not flags & 0x8:  # without a data descriptor the local header carries the real values
-        if crc != info.CRC:
-            raise BadWheel(source, f"entry {info.filename!r}: local header CRC disagrees with the central directory")
-        if csize != 0xFFFFFFFF and (csize, usize) != (info.compress_size, info.file_size):
-            raise BadWheel(source, f"entry {info.filename!r}: local header sizes disagree with the central directory")
-    start = name_start + name_len + extra_len
-    end = start + info.compress_size
-    if end > len(blob):
-        raise BadWheel(source, f"entry {info.filename!r} runs past the end of the archive (truncated?)")
-    return start, end
-
-
-def _inflate(source: str, info: zipfile.ZipInfo, payload: bytes) -> bytes:
-    if info.compress_type == zipfile.ZIP_STORED:
-        data = payload
-        if len(data) != info.file_size:
-            raise BadWheel(source, f"entry {info.filename!r} is stored with a size that disagrees with its header")
-    else:
-        inflater = zlib.decompressobj(-15)
+def _stream_entries(
+    archive: Archive,
+    members: list[tuple[Member, int]],
+    rows: dict[str, RecordRow],
+    hold: set[str],
+    workdir: Path | None,
+    extract: Extract | None,
+) -> tuple[list[Entry], dict[str, str]]:
+    """Inflate every member once, chunk by chunk: CRC, declared size and RECORD hash checked on the fly; content
+    held (``hold``, small), extracted to ``workdir`` (``extract``) or left in the archive. The RECORD problems."""
+    entries: list[Entry] = []
+    problems: dict[str, str] = {}
+    for index, (m, mode) in enumerate(members):
+        row = rows.get(m.name)
+        algorithm = row.algorithm if row is not None else None
+        hashes = [hashlib.sha256()] + ([hashlib.new(algorithm)] if algorithm and algorithm != "sha256" else [])
+        head, held = b"", bytearray()
+        keep = m.name in hold and m.file_size <= HOLD
+        out: BinaryIO | None = None
+        target = None
         try:
-            data = inflater.decompress(payload, info.file_size + 1)
-        except zlib.error as exc:
-            raise BadWheel(source, f"entry {info.filename!r} is corrupt ({exc})") from None
-        if len(data) > info.file_size or inflater.unconsumed_tail:
-            raise BadWheel(source, f"entry {info.filename!r} inflates to more than its declared size (a zip bomb?)")
-        if len(data) != info.file_size or not inflater.eof:
-            raise BadWheel(source, f"entry {info.filename!r} is truncated or corrupt")
-    if zlib.crc32(data) != info.CRC:
-        raise BadWheel(source, f"entry {info.filename!r} fails its CRC check (corrupt archive)")
-    return data
+            for block in iter_member(archive, m):
+                if not head:
+                    head = block[:HEAD]
+                    if not keep and workdir is not None and extract is not None and extract(m.name, head):
+                        ensure_free_space(workdir, m.file_size, f"extracting {m.name}")
+                        target = workdir / f"member-{index}.bin"
+                        out = target.open("wb")
+                for h in hashes:
+                    h.update(block)
+                if keep:
+                    held += block
+                elif out is not None:
+                    out.write(block)
+        finally:
+            if out is not None:
+                out.close()
+        sha256 = hash_string(hashes[0])
+        raw = ArchiveSlice(archive, m.data_offset, m.compress_size, m.crc) if m.method == DEFLATED else None
+        content: bytes | Content
+        if keep:
+            content = bytes(held)
+        elif target is not None:
+            content = DiskFile(target, m.file_size)
+        else:
+            content = MemberContent(archive, m)
+        entries.append(Entry(m.name, content, mode, raw, head=head, sha256=sha256))
+        if row is not None:
+            problem = row.check_hashed({h.name: hash_string(h) for h in hashes}.get, m.file_size)
+            if problem:
+                problems[m.name] = problem
+    return entries, problems
 
 
 def _check_metadata(
     source: str,
-    entries: list[Entry],
+    paths: list[str],
     name: NormalizedName,
     version: Version,
     tags: frozenset[Tag],
+    members: dict[Member, int],
+    archive: Archive,
 ) -> tuple[str, bool]:
-    tops = {e.path.split("/", 1)[0] for e in entries}
+    tops = {path.split("/", 1)[0] for path in paths}
     dist_infos = sorted(t for t in tops if t.endswith(".dist-info"))
     if not dist_infos:
         raise BadWheel(source, "has no .dist-info directory")
@@ -334,18 +481,20 @@ def _check_metadata(
     for data_dir in sorted(t for t in tops if t.endswith(".data")):
         if data_dir != stem + ".data":
             raise BadWheel(source, f"unexpected data directory {data_dir!r} (expected {stem}.data)")
-    by_path = {e.path: e for e in entries}
+    by_path = {m.name: m for m in members}
     for required in ("METADATA", "WHEEL", "RECORD"):
         if f"{dist_info}/{required}" not in by_path:
             raise BadWheel(source, f"{dist_info}/{required} is missing")
-    for e in entries:
-        if e.path.startswith(stem + ".data/"):
-            scheme = e.path.split("/")[1]
-            if scheme not in DATA_SCHEMES or e.path.count("/") < 2:
-                raise BadWheel(source, f"{e.path!r} is not under a known .data scheme ({', '.join(DATA_SCHEMES)})")
+    for path in paths:
+        if path.startswith(stem + ".data/"):
+            scheme = path.split("/")[1]
+            if scheme not in DATA_SCHEMES or path.count("/") < 2:
+                raise BadWheel(source, f"{path!r} is not under a known .data scheme ({', '.join(DATA_SCHEMES)})")
+    wheel_bytes = MemberContent(archive, by_path[f"{dist_info}/WHEEL"]).read()
+    metadata_bytes = MemberContent(archive, by_path[f"{dist_info}/METADATA"]).read()
     try:
-        wheel_text = by_path[f"{dist_info}/WHEEL"].data.decode("utf-8")
-        metadata_text = by_path[f"{dist_info}/METADATA"].data.decode("utf-8")
+        wheel_text = wheel_bytes.decode("utf-8")
+        metadata_text = metadata_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise BadWheel(source, f"{dist_info}/WHEEL or METADATA is not UTF-8") from None
     wheel_meta = HeaderParser().parsestr(wheel_text)
@@ -383,34 +532,48 @@ def _check_tags(source: str, dist_info: str, tag_lines: list[str], tags: frozens
         )
 
 
-def _check_record(
-    source: str, entries: list[Entry], dist_info: str, allow_bad_record: bool, warnings: list[str]
-) -> None:
+def _parse_record(
+    source: str, archive: Archive, members: dict[Member, int], dist_info: str
+) -> tuple[list[RecordRow], dict[str, RecordRow]]:
+    """RECORD's rows, in order and by path (the last row of a path listed twice)."""
     record_path = f"{dist_info}/RECORD"
-    by_path = {e.path: e for e in entries}
+    member = next(m for m in members if m.name == record_path)
     try:
-        rows = parse_record(by_path[record_path].data.decode("utf-8"))
+        rows = parse_record(MemberContent(archive, member).read().decode("utf-8"))
     except (RecordError, UnicodeDecodeError, ValueError) as exc:  # ValueError: int() of a size like "²"
         raise BadWheel(source, f"{record_path}: {exc}") from None
+    return rows, {row.path: row for row in rows}
+
+
+def _record_verdict(
+    source: str,
+    hash_problems: dict[str, str],
+    rows: list[RecordRow],
+    paths: list[str],
+    dist_info: str,
+    allow_bad_record: bool,
+    warnings: list[str],
+) -> None:
+    """Refuse (or, overridden, warn about) a RECORD that does not match the archive: rows listed twice, files
+    not listed, ``hash_problems`` (found while streaming), rows naming files that are not there."""
+    record_path = f"{dist_info}/RECORD"
     problems: list[str] = []
-    listed: dict[str, RecordRow] = {}
+    listed: set[str] = set()
     for row in rows:
         if row.path in listed:
             problems.append(f"{row.path!r} is listed twice in RECORD")
-        listed[row.path] = row
+        listed.add(row.path)
     exempt = {record_path} | {f"{dist_info}/{s}" for s in SIGNATURE_FILES}
-    for e in entries:
-        if e.path in exempt:
+    for path in paths:
+        if path in exempt:
             continue
-        listed_row = listed.get(e.path)
-        if listed_row is None:
-            problems.append(f"{e.path!r} is not listed in RECORD")
-            continue
-        problem = listed_row.check(e.data)
-        if problem:
-            problems.append(f"{e.path!r} {problem}")
-    for path in listed:
-        if path not in by_path and not path.endswith("/"):
+        if path not in listed:
+            problems.append(f"{path!r} is not listed in RECORD")
+        elif path in hash_problems:
+            problems.append(f"{path!r} {hash_problems[path]}")
+    present = set(paths)
+    for path in dict.fromkeys(row.path for row in rows):
+        if path not in present and not path.endswith("/"):
             problems.append(f"RECORD lists {path!r}, which is not in the archive")
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

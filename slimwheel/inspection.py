@@ -10,9 +10,10 @@ a line of their own, :class:`~slimwheel.console.NameTable`).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -21,10 +22,11 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from .binaries import describe
+from .archive import Memory, ensure_free_space
+from .binaries import BinaryInfo, FileView, describe, detect_format
 from .categories import DESCRIPTIONS, Category, categorize
 from .console import Field, FirstThatFits, NameTable, plural
-from .contents import Wheel
+from .contents import HEAD, Entry, Wheel
 from .units import human_size
 
 __all__ = [
@@ -120,8 +122,27 @@ def categorize_entries(wheel: Wheel) -> dict[str, Category]:
     result: dict[str, Category] = {}
     for entry in wheel.entries:
         scheme, installed = wheel.location(entry.path)
-        result[entry.path] = categorize(scheme, installed, entry.data[:4], is_metadata=wheel.is_metadata(entry.path))
+        result[entry.path] = categorize(scheme, installed, entry.head(4), is_metadata=wheel.is_metadata(entry.path))
     return result
+
+
+def describe_entry(entry: Entry) -> BinaryInfo | None:
+    """:func:`describe` of an entry without holding a big file in memory: content that stays in the archive is
+    written to a temporary file first (only when its first bytes are a native binary's magic)."""
+    if detect_format(entry.head(HEAD)) is None:
+        return None
+    if isinstance(entry.content, Memory):
+        return describe(entry.data)
+    if entry.file is not None:
+        with FileView(entry.file) as view:
+            return describe(view)
+    with tempfile.NamedTemporaryFile(prefix="slimwheel-inspect-") as tmp:
+        ensure_free_space(Path(tempfile.gettempdir()), entry.size, f"inspecting {entry.path}")
+        for block in entry.chunks():
+            tmp.write(block)
+        tmp.flush()
+        with FileView(Path(tmp.name)) as view:
+            return describe(view)
 
 
 def inspect_wheel(wheel: Wheel, *, top: int = 20) -> Inspection:
@@ -138,7 +159,7 @@ def inspect_wheel(wheel: Wheel, *, top: int = 20) -> Inspection:
         stats[1] += compressed
         stats[2] += entry.size
         files.append(FileStats(entry.path, category, compressed, entry.size))
-        info = describe(entry.data)
+        info = describe_entry(entry)
         if info is not None:
             native.append(
                 NativeFile(

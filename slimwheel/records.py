@@ -6,7 +6,7 @@ import base64
 import csv
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 # hashlib algorithms the wheel spec accepts in RECORD (md5 and sha1 are explicitly forbidden).
@@ -26,23 +26,37 @@ class RecordRow:
     hash: str | None  # "sha256=<urlsafe-b64 digest without padding>"
     size: int | None
 
+    @property
+    def algorithm(self) -> str | None:
+        """The row's hash algorithm when the wheel spec accepts it, else None."""
+        algorithm = (self.hash or "").partition("=")[0]
+        return algorithm if algorithm in ACCEPTED_ALGORITHMS else None
+
     def check(self, data: bytes) -> str | None:
         """None when ``data`` matches this row, else a one-line description of the mismatch."""
+        return self.check_hashed(lambda algorithm: digest(data, algorithm), len(data))
+
+    def check_hashed(self, hashed: Callable[[str], str | None], size: int) -> str | None:
+        """:meth:`check` for content hashed elsewhere (streamed): ``hashed(algorithm)`` is its digest string."""
         if self.hash is None:
             return "has no hash in RECORD"
         algorithm = self.hash.partition("=")[0]
         if algorithm not in ACCEPTED_ALGORITHMS:
             return f"uses hash algorithm {algorithm!r}, which the wheel spec does not accept"
-        if digest(data, algorithm) != self.hash:
+        if hashed(algorithm) != self.hash:
             return "content does not match its RECORD hash"
-        if self.size is not None and self.size != len(data):
-            return f"is {len(data)} bytes but RECORD says {self.size}"
+        if self.size is not None and self.size != size:
+            return f"is {size} bytes but RECORD says {self.size}"
         return None
 
 
 def digest(data: bytes, algorithm: str = "sha256") -> str:
-    raw = hashlib.new(algorithm, data).digest()
-    return f"{algorithm}=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return hash_string(hashlib.new(algorithm, data))
+
+
+def hash_string(h: hashlib._Hash) -> str:
+    """RECORD's ``algorithm=<urlsafe-b64 digest without padding>`` of a finished hash object."""
+    return f"{h.name}=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode("ascii")
 
 
 def parse_record(text: str) -> list[RecordRow]:
@@ -78,6 +92,11 @@ def format_record(rows: Iterable[RecordRow]) -> bytes:
 
 def record_for(files: Iterable[tuple[str, bytes]], record_path: str) -> bytes:
     """A complete RECORD for ``files`` (path, data) in the given order, listing itself last as ``RECORD,,``."""
-    rows = [RecordRow(path, digest(data), len(data)) for path, data in files]
+    return record_from_digests(((path, digest(data), len(data)) for path, data in files), record_path)
+
+
+def record_from_digests(files: Iterable[tuple[str, str, int]], record_path: str) -> bytes:
+    """:func:`record_for` from (path, ``sha256=...`` digest, size) rows, for content that is not in memory."""
+    rows = [RecordRow(path, hashed, size) for path, hashed, size in files]
     rows.append(RecordRow(record_path, None, None))
     return format_record(rows)
