@@ -514,6 +514,17 @@ def yes(ok: bool) -> str:
     return "**yes**" if ok else "**no**"
 
 
+def carried_note(data: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, origin in data.get("carried_over", {}).items():
+        lines += [
+            f"Section `{key}` was not rerun: it is carried over from {origin.get('date')} (commit "
+            f"{origin.get('commit') or 'not recorded'}, command {origin.get('command') or 'not recorded'}).",
+            "",
+        ]
+    return lines
+
+
 def numpy_markdown(data: dict[str, Any]) -> str:
     m = data["machine"]
     lines = [
@@ -524,6 +535,7 @@ def numpy_markdown(data: dict[str, Any]) -> str:
         "`benchmarks/bench_trial.py`; the check uses `linalg` (solve, eigvalsh, det) and `fft` (fft/ifft).",
         "",
     ]
+    lines += carried_note(data)
     targets: list[tuple[str, str, str, bool]] = []
     c = data.get("configs")
     if c:
@@ -728,6 +740,20 @@ def onnx_markdown(data: dict[str, Any]) -> str:
 # ---- main ------------------------------------------------------------------------------------------------------
 
 
+def carry_over(data: dict[str, Any], previous: Path) -> None:
+    """Sections this run skipped (``--only``) are kept from the previous results, with the machine and commit they
+    were measured on, so a partial rerun does not drop them."""
+    if not previous.exists():
+        return
+    old = json.loads(previous.read_text())
+    for key in ("configs", "strategies", "cycles"):
+        if key not in data and key in old:
+            data[key] = old[key]
+            data.setdefault("carried_over", {})[key] = old.get("carried_over", {}).get(key) or {
+                k: old["machine"].get(k) for k in ("date", "commit", "command")
+            }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the CLI configurations (default 3)")
@@ -788,6 +814,7 @@ def main(argv: list[str] | None = None) -> int:
             data.get("configs", {}).pop("kept_default", None)
             data.get("configs", {}).get("rules_only", {}).pop("path", None)
             machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+            carry_over(data, args.out / "trial-numpy.json")
             (args.out / "trial-numpy.md").write_text(numpy_markdown(data))
             (args.out / "trial-numpy.json").write_text(json.dumps(data, indent=1) + "\n")
             print((args.out / "trial-numpy.md").read_text())

@@ -12,7 +12,12 @@ It is not imported by slimwheel itself. Copied as ``sitecustomize.py`` into a di
   it all to ``<SLIMWHEEL_TRACE_DIR>/<pid>.json``;
 * when ``SLIMWHEEL_TRACE_CALLS=1`` too, records with ``sys.settrace`` (call events only) which files' functions
   are called and from which file (module bodies excluded), to tell a module that is merely imported from one
-  whose code is used;
+  whose code is used; and which modules' attributes are looked up from which file (``mod.f``, ``mod.Class`` in an
+  ``isinstance``, ``from mod import x``, a lookup from C code such as an extension module's ``getattr``): every
+  module imported from outside the interpreter's own directories gets, as it is created, a subclass of the module
+  type whose ``__getattribute__`` records the lookup (dunder names, and ``_private`` names that don't exist, which
+  a stub answers the same way, are not recorded; nor are the lookups of a line that looks into several modules, a
+  scanner that adapts to what a module holds);
 * always imports the ``sitecustomize`` it shadows, if one would have been found later on ``sys.path``.
 
 It must run on any Python 3 the check may use (audit hooks need 3.8), import little, and keep the hook cheap:
@@ -37,6 +42,13 @@ _listed: set[str] = set()  # absolute paths of directories listed
 _programs: set[str] = set()  # programs started: a path, or a bare name looked up on PATH
 _modules: set[str] = set()  # names of modules imported
 _calls: set[tuple[str, str]] = set()  # (file of a called function, file of its caller); module bodies left out
+# (file, line) of code that looked up attributes of modules -> the files of those modules
+_access_sites: dict[tuple[str, int], set[str]] = {}
+#: A line that looked up attributes of this many unrelated modules or more is a scanner (``for m in modules:
+#: getattr(m, n)``, ``dir()`` walks): it adapts to what a module holds, so its lookups say nothing about one module's
+#: use. A chain (``torch.backends.cudnn.f``: a package, its subpackage, its module) counts as one.
+SCANNER_MODULES = 3
+_SITE_CAP = 64  # modules remembered per line: enough to tell a scanner
 _trace_dir = ""
 
 
@@ -189,6 +201,87 @@ def _on_call(frame: Any, event: str, arg: object) -> None:
         _calls.add((code.co_filename, caller.f_code.co_filename if caller is not None else ""))
 
 
+_module_type = type(sys)
+_module_getattribute = _module_type.__getattribute__
+
+
+def _record_access(module: object, name: str) -> None:
+    """Record that ``module``'s attribute was looked up, by the code that did it: the frame that called
+    ``__getattribute__`` or, when that is the import system (``from pkg import sub`` looks ``sub`` up on ``pkg``), the
+    code that ran the import statement — a package's own ``from .sub import x`` is then an inside use."""
+    try:
+        path = _module_getattribute(module, "__dict__").get("__file__")
+        if type(path) is str:
+            frame = sys._getframe(2)
+            importing = False
+            while frame.f_back is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+                frame, importing = frame.f_back, True
+            # During an import (the import system, an extension module's init in C) a line may look into many
+            # modules: that is no scanner, so such lookups get a site of their own, never cut off.
+            site = (frame.f_code.co_filename, -1 if importing else frame.f_lineno)
+            modules = _access_sites.get(site)
+            if modules is None:
+                _access_sites[site] = {path}
+            elif site[1] == -1 or len(modules) < _SITE_CAP:
+                modules.add(path)
+    except Exception:  # never let tracing change what the check does
+        pass
+
+
+class _WatchedModule(_module_type):  # type: ignore[misc,valid-type]
+    """A module whose attribute lookups from outside are recorded (its own code reads its globals directly)."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        try:
+            value = _module_getattribute(self, name)
+        except AttributeError:
+            if name[:1] != "_":  # a stub raises ImportError here, not AttributeError: that changes behaviour
+                _record_access(self, name)
+            raise
+        if name[:2] != "__":
+            _record_access(self, name)
+        return value
+
+
+def _watch_modules() -> None:
+    """Make every module created by the import system from outside the interpreter's own directories a
+    :class:`_WatchedModule` (wrapping ``module_from_spec``, which ``_load_unlocked`` calls for every import)."""
+    bootstrap = sys.modules.get("_frozen_importlib")
+    real = getattr(bootstrap, "module_from_spec", None)
+    if real is None:
+        return
+    own = tuple({os.path.join(p, "") for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p})
+
+    def module_from_spec(spec: Any) -> Any:
+        module = real(spec)
+        try:
+            origin = getattr(spec, "origin", None)
+            if (
+                type(module) is _module_type
+                and isinstance(origin, str)
+                and origin.startswith("/")
+                and not origin.startswith(own)
+            ):
+                module.__class__ = _WatchedModule
+        except Exception:
+            pass
+        return module
+
+    bootstrap.module_from_spec = module_from_spec  # type: ignore[union-attr]
+
+
+def _unrelated(paths: set[str]) -> int:
+    """How many of the module files ``paths`` are not the ``__init__.py`` of a package that holds another of them."""
+
+    def holds_another(path: str) -> bool:
+        prefix = os.path.dirname(path) + os.sep
+        return path.endswith(os.sep + "__init__.py") and any(p != path and p.startswith(prefix) for p in paths)
+
+    return sum(1 for path in paths if not holds_another(path))
+
+
 def _read_proc_file(path: str) -> str:
     chunks = []
     fd = os.open(path, os.O_RDONLY)
@@ -251,6 +344,14 @@ def _dump() -> None:
         "module_files": _module_files(),
         "mapped": _mapped_files(),
         "calls": sorted(_calls.copy()),
+        "accesses": sorted(
+            {
+                (path, site[0])
+                for site, paths in list(_access_sites.items())
+                if site[1] == -1 or _unrelated(paths) < SCANNER_MODULES
+                for path in paths
+            }
+        ),
     }
     data = json.dumps(record).encode("ascii")  # ensure_ascii: file names that are not UTF-8 survive as escapes
     name = os.path.join(_trace_dir, str(os.getpid()))
@@ -284,6 +385,7 @@ def install(trace_dir: str, calls: bool) -> None:
 
         sys.settrace(_on_call)
         threading.settrace(_on_call)
+        _watch_modules()
     atexit.register(_dump_quietly)
     real_exit = os._exit
 

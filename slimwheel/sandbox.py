@@ -815,4 +815,9 @@ class Sandbox:
                 for callee, caller in trace.calls
                 if callee in self._staged
             ),
+            accesses=frozenset(
+                (module, caller if caller in self._staged else "")
+                for module, caller in trace.accesses
+                if module in self._staged
+            ),
         )

@@ -105,6 +105,9 @@ class Trace:
     inside the tree or not. ``modules``: names of the modules imported. ``processes``: how many processes wrote a
     trace. ``calls`` (when asked for): pairs (item key of a file whose function was called, item key of the
     calling function's file, ``""`` when outside the tree or called from C); module bodies are not counted.
+    ``accesses`` (with ``calls``): lookups of a module's attributes, as pairs (item key of the module's file —
+    ``__init__.py`` for a package, the ``.so`` of an extension module —, item key of the file whose code looked the
+    attribute up, ``""`` outside the tree); lookups by the import system count for the code that ran the import.
     """
 
     files: frozenset[str]
@@ -113,6 +116,7 @@ class Trace:
     modules: frozenset[str] = frozenset()
     processes: int = 0
     calls: frozenset[tuple[str, str]] = frozenset()
+    accesses: frozenset[tuple[str, str]] = frozenset()
 
 
 def bootstrap_dir(work_dir: Path) -> Path:
@@ -141,6 +145,15 @@ def _strings(record: dict[str, Any], field: str) -> list[str]:
     return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
 
 
+def _pairs(record: dict[str, Any], field: str) -> set[tuple[str, str]]:
+    values = record.get(field)
+    return {
+        (pair[0], pair[1])
+        for pair in (values if isinstance(values, list) else [])
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+    }
+
+
 def read_traces(trace_dir: Path, tree: Path) -> Trace:
     """Merge the per-process traces in ``trace_dir`` into the item keys of ``tree`` they touched.
 
@@ -153,6 +166,7 @@ def read_traces(trace_dir: Path, tree: Path) -> Trace:
     programs: set[str] = set()
     modules: set[str] = set()
     call_paths: set[tuple[str, str]] = set()
+    access_paths: set[tuple[str, str]] = set()
     processes = 0
     for trace_file in sorted(trace_dir.glob("*.json")) if trace_dir.is_dir() else []:
         try:
@@ -167,10 +181,8 @@ def read_traces(trace_dir: Path, tree: Path) -> Trace:
         listed.update(_strings(record, "listed"))
         programs.update(_strings(record, "programs"))
         modules.update(_strings(record, "modules"))
-        pairs = record.get("calls")
-        for pair in pairs if isinstance(pairs, list) else []:
-            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair):
-                call_paths.add((pair[0], pair[1]))
+        call_paths |= _pairs(record, "calls")
+        access_paths |= _pairs(record, "accesses")
 
     roots = {os.path.normpath(os.path.abspath(tree)), os.path.realpath(tree)}
     bin_dir = os.path.join(os.path.realpath(tree), "bin")
@@ -223,6 +235,7 @@ def read_traces(trace_dir: Path, tree: Path) -> Trace:
         return keys[path]
 
     calls = {(source_key(callee), source_key(caller)) for callee, caller in call_paths}
+    accesses = {(source_key(module), source_key(caller)) for module, caller in access_paths}
     return Trace(
         files=frozenset(files),
         directories=frozenset(directories),
@@ -230,4 +243,5 @@ def read_traces(trace_dir: Path, tree: Path) -> Trace:
         modules=frozenset(modules),
         processes=processes,
         calls=frozenset((callee, caller) for callee, caller in calls if callee),
+        accesses=frozenset((module, caller) for module, caller in accesses if module),
     )

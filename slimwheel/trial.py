@@ -23,7 +23,6 @@ item sets into candidate trees (:class:`slimwheel.sandbox.Sandbox`) and check ru
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -33,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .errors import SlimwheelError
+from .grouptest import GroupTest
 from .imports import ImportGraph
+from .journal import Journal
 from .reduce import Budget, Reducer, candidate_key, expansions
 from .sandbox import Check, RunResult, Sandbox
 from .stubs import StubCandidate, blocked_candidates, not_extension_modules, stub_candidates
@@ -43,6 +44,11 @@ from .trace import path_key
 _TREE_PATH = re.compile(r"/trees/\d+/((?:site|bin|data|headers)/[^\s'\"\],:]+)")
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'|cannot import name '(\w+)' from '([\w.]+)'")
 
+
+# The failure rate predicted for stub candidates whose attributes the traced run looked up from outside them.
+LOOKED_UP_FAILURE_RATE = 0.7
+# ... and for every candidate when there is no traced run to skip the ones that can't work (numpy: 5 of 11 fail).
+UNTRACED_FAILURE_RATE = 0.4
 
 # Phases whose runs --max-runs does not limit: they decide whether the check can be used and confirm the result.
 _FIXED_PHASES = frozenset({"baseline", "confirm"})
@@ -137,36 +143,37 @@ class Trial:
         self.timeout = options.timeout or 600.0
         self.expected: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._cache: dict[str, bool] = self._load_journal() if options.resume else {}
-        if not options.resume:
-            journal.parent.mkdir(parents=True, exist_ok=True)
-            journal.write_text("")
-        self._kept_bytes = sum(self.weights.values())
         self.notes: list[str] = []
+        self._journal = Journal(journal)
+        self._cache: dict[str, bool] = self._load_journal()
+        self._kept_bytes = sum(self.weights.values())
         self._failures: dict[str, str] = {}  # candidate key → what its failing run printed
-        self._reducer: Reducer | None = None  # the search running now, for the ETA
+        self._reducer: Reducer | GroupTest | None = None  # the search running now, for the ETA
         self._imports: ImportGraph | None = None  # built before blind reduction starts (in this thread: ast.parse
         # from several threads at once trips CPython 3.11's "AST constructor recursion depth mismatch")
         self._run_seconds: list[float] = []  # wall time of each check run, for the ETA
         self.calls: frozenset[tuple[str, str]] | None = None  # (callee, caller) item keys, from the traced run
         self.touched: frozenset[str] = frozenset()  # item keys the traced run touched
+        self.accesses: frozenset[tuple[str, str]] = frozenset()  # (module, caller) item keys: attribute lookups
 
     # -- journal and cache ---------------------------------------------------------------------------------------
 
     def _load_journal(self) -> dict[str, bool]:
-        cache: dict[str, bool] = {}
-        if self.journal.exists():
-            for line in self.journal.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                    cache[str(record["key"])] = bool(record["passed"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut by a crash
-        return cache
+        """Prune old journals (:mod:`slimwheel.journal`); with ``resume``, the verdicts this journal holds (its
+        name covers every input that can change a verdict), else start it empty."""
+        verdicts = self._journal.start(resume=self.options.resume)
+        if self.options.resume and verdicts:
+            plural = "s" if len(verdicts) != 1 else ""
+            self.notes.append(f"--resume: continuing from {len(verdicts)} check result{plural} in the journal")
+        elif self.options.resume:
+            self.notes.append(
+                "--resume: no journal for these wheels, checks and options (one of them changed?); started afresh"
+            )
+        return verdicts
 
     def _journal_write(self, key: str, passed: bool, phase: str) -> None:
-        with self._lock, self.journal.open("a") as fh:
-            fh.write(json.dumps({"key": key, "passed": passed, "phase": phase}) + "\n")
+        with self._lock:
+            self._journal.record(key, passed, phase)
 
     # -- running the check ---------------------------------------------------------------------------------------
 
@@ -328,6 +335,7 @@ class Trial:
             self.notes.append("the traced run did not pass; reducing without a trace")
             return None
         self.calls = frozenset().union(*(t.calls for t in traces))
+        self.accesses = frozenset().union(*(t.accesses for t in traces))
         touched = set().union(*(t.files for t in traces)) & set(self.items)
         self.touched = frozenset(touched)
         listed = set().union(*(t.directories for t in traces))
@@ -410,6 +418,11 @@ class Trial:
         )
 
     def try_stubs(self, kept: frozenset[str]) -> list[StubCandidate]:
+        """The stubs to keep, proven by adaptive group testing (:mod:`slimwheel.grouptest`): candidates that can't
+        work are skipped without a run (:meth:`workable_stubs`), the others are tried in two parts
+        (:meth:`stub_order`), many at a time, a failing group split until the culprit is found. A part's search
+        runs its sets together with what the earlier part accepted, and accepts only sets that passed: the
+        returned stubs passed as a whole, in one run, with ``kept``."""
         if self.startup_modules is None:
             return []
         modules = self.startup_modules()
@@ -418,24 +431,52 @@ class Trial:
         if not candidates:
             return []
         by_module = {c.module: c for c in candidates}
-
-        def oracle(unstubbed: frozenset[str]) -> bool:
-            chosen = tuple(c for m, c in by_module.items() if m not in unstubbed)
-            return self.evaluate(kept, chosen, phase="stubs")
-
         spent = sum(n for phase, n in self.runs.items() if phase not in _FIXED_PHASES)
         left = None if self.options.max_runs is None else max(0, self.options.max_runs - spent)
-        reducer = Reducer(
-            {c.module: max(c.weight, 0) for c in candidates},
-            oracle,
-            jobs=self.options.jobs,
-            budget=Budget(max_runs=left),
-        )
-        self._reducer = reducer
-        unstubbed = reducer.reduce_hierarchical()
-        if not reducer.best_verified:
-            return []
-        return [c for m, c in by_module.items() if m not in unstubbed]
+        accepted: frozenset[str] = frozenset()
+        first = 0.0 if self.calls is not None else UNTRACED_FAILURE_RATE  # traced: the known failures were skipped
+        for part, expected in zip(self.stub_order(candidates), (first, LOOKED_UP_FAILURE_RATE), strict=True):
+
+            def oracle(stubbed: frozenset[str], before: frozenset[str] = accepted) -> bool:
+                return self.evaluate(kept, tuple(by_module[m] for m in sorted(stubbed | before)), phase="stubs")
+
+            search = GroupTest([c.module for c in part], oracle, expected_failures=expected, max_runs=left)
+            self._reducer = search
+            result = search.run()
+            left = None if left is None else max(0, left - result.runs)
+            # Every set the search accepted passed together with ``accepted``: so does the union.
+            accepted |= frozenset(result.accepted)
+        return [c for c in candidates if c.module in accepted]
+
+    def stub_order(self, candidates: list[StubCandidate]) -> tuple[list[StubCandidate], list[StubCandidate]]:
+        """``candidates`` in two parts, each in the order in which to group-test it: the ones nothing predicts to
+        fail, then those whose attributes code outside them looked up in the traced run (``mod.f``,
+        ``isinstance(x, mod.C)``, a lookup from C code): most of those fail, but not all (a lookup that a stub
+        answers the same, code that catches the error), so they are tried, after the others, in small groups.
+
+        In the first part, a candidate whose own code called into the rest of the wheels (a module body that
+        registers something, as ``torch._logging.registrations`` does) may do something at import that the check
+        relies on: such *active* candidates go last, so a failing group's binary search ends among them and the
+        quiet ones pass in big groups. Within each part candidates are sorted by module name, so a package's
+        neighbours (which may need each other stubbed) share a group.
+        """
+        looked_up = [c for c in candidates if self.looked_up_from_outside(c)]
+        rest = [c for c in candidates if c not in looked_up]
+        active = [c for c in rest if self.calls_out(c)]
+        quiet = [c for c in rest if c not in active]
+        by_name = sorted(quiet, key=lambda c: c.module) + sorted(active, key=lambda c: c.module)
+        return by_name, sorted(looked_up, key=lambda c: c.module)
+
+    def looked_up_from_outside(self, candidate: StubCandidate) -> bool:
+        """Whether the traced run looked up an attribute of one of the candidate's modules from code outside it."""
+        inside = candidate.replaces
+        return any(module in inside and caller not in inside for module, caller in self.accesses)
+
+    def calls_out(self, candidate: StubCandidate) -> bool:
+        """Whether the traced run saw the candidate's code call a function of the wheels outside it."""
+        inside = candidate.replaces
+        callees = self._call_index()[1]
+        return any(callee not in inside for caller in inside for callee in callees.get(caller, ()))
 
     def workable_stubs(self, kept: frozenset[str], modules: set[str]) -> list[StubCandidate]:
         """Stub candidates among ``modules`` (imported at start-up) that might work, without a run.
@@ -467,7 +508,22 @@ class Trial:
         if self.calls is None:
             return False
         inside = candidate.replaces
-        return any(callee in inside and caller not in inside for callee, caller in self.calls)
+        callers = self._call_index()[0]
+        return any(caller not in inside for callee in inside for caller in callers.get(callee, ()))
+
+    def _call_index(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """``self.calls`` indexed both ways (callee → callers, caller → callees), built once: a traced torch run
+        records about a hundred thousand pairs, and every stub candidate looks up its own files."""
+        calls = self.calls or frozenset()
+        if getattr(self, "_indexed", None) is not calls:
+            callers: dict[str, set[str]] = {}
+            callees: dict[str, set[str]] = {}
+            for callee, caller in calls:
+                callers.setdefault(callee, set()).add(caller)
+                callees.setdefault(caller, set()).add(callee)
+            self._index = (callers, callees)
+            self._indexed = calls
+        return self._index
 
     def confirm(self, kept: frozenset[str], stubs: list[StubCandidate]) -> tuple[frozenset[str], list[StubCandidate]]:
         """The final set must pass ``confirm_runs`` more times (uncached); else fall back step by step."""

@@ -127,7 +127,9 @@ def test_traced_result_keeps_exactly_what_is_needed_and_stubs_startup_module(
     assert kept == NEEDED | {"app/startup_only.py", "app/data/unused.bin"}  # the stub sits where the module was
     check = report.check  # type: ignore[attr-defined]
     print("trial runs per phase:", check.runs)
-    assert check.stubs == ["app.startup_only (1 files replaced)"]
+    assert check.stubs == ["app.startup_only (1 file replaced)"]
+    unneeded = [r for r in report.removed if r.reason.startswith("not needed by the check")]
+    assert unneeded and check.removed == len(unneeded)  # a stubbed file is a stub, not a removal
     assert check.runs["baseline"] == 4 and check.runs["trace"] == 1
     assert check.runs.get("verify", 0) + check.runs.get("repair", 0) <= 4  # flag.txt is invisible to the trace
     assert check.runs["confirm"] == 3
@@ -437,3 +439,75 @@ def test_minimal_removes_an_unneeded_plain_library_as_a_file(
     removed = {r.path: r.reason for r in report.removed}  # type: ignore[attr-defined]
     assert removed["app/libplain.so"].startswith("not needed by the check")
     assert "app/libplain.py" not in after and not any("libplain" in s for s in report.check.stubs)  # type: ignore[attr-defined]
+
+
+# app.consts and app.kinds are imported at start-up and never *called*, but their attributes are used (a constant,
+# a class in isinstance): the traced run records the lookups, so both are tried last, one by one; app.quiet and
+# app.noisy are stubbable and tried first, together; app.noisy registers itself with app.registry at import (it
+# calls into the package), which the check does not rely on.
+ACCESS_FILES: dict[str, bytes] = {
+    "app/__init__.py": b"from . import registry, core, consts, kinds, quiet, noisy\n",
+    "app/registry.py": b"NAMES = []\n\ndef register(name):\n    NAMES.append(name)\n",
+    "app/core.py": b"""from . import consts, kinds
+
+def make():
+    return kinds.Marker()
+
+def compute(x):
+    assert isinstance(x, kinds.Marker)
+    return consts.BASE + 1
+""",
+    "app/consts.py": b"BASE = 41\n" + b"# padding\n" * 300,
+    "app/kinds.py": b"class Marker:\n    pass\n" + b"# padding\n" * 300,
+    "app/quiet.py": b"def unused():\n    return 0\n" + b"# padding\n" * 300,
+    "app/noisy.py": b"from . import registry\nregistry.register('noisy')\n" + b"# padding\n" * 300,
+}
+ACCESS_CHECK = "import app\nassert app.core.compute(app.core.make()) == 42\nprint('ok')\n"
+
+
+def test_stubs_try_modules_whose_attributes_are_used_last_and_group_the_rest(cache_dir: Path, tmp_path: Path) -> None:
+    wheel = SynthWheel(name="app", version="1.0", tag="py3-none-any", purelib=True, files=ACCESS_FILES)
+    check = tmp_path / "check_access.py"
+    check.write_text(ACCESS_CHECK)
+    (report,) = checked(wheel.build(tmp_path / "dist"), tmp_path / "out", cache_dir, (Check.script(check),))
+    stubs = report.check.stubs  # type: ignore[attr-defined]
+    assert sorted(stubs) == ["app.noisy (1 file replaced)", "app.quiet (1 file replaced)"]
+    # one run to list the start-up modules, one run for app.quiet and app.noisy together, then one run for each
+    # looked-up module (each fails with the two accepted stubs)
+    assert report.check.runs["stubs"] == 4, report.check.runs  # type: ignore[attr-defined]
+    assert report.check.runs["confirm"] == 3  # type: ignore[attr-defined]
+
+
+def test_tracer_records_module_attribute_lookups_with_their_callers(tmp_path: Path) -> None:
+    from slimwheel.trace import bootstrap_dir, read_traces
+
+    tree = tmp_path / "tree"
+    files = {**ACCESS_FILES, "app/deep/__init__.py": b"", "app/deep/inner.py": b"Y = 1\n"}
+    for key, data in files.items():
+        (tree / "site" / key).parent.mkdir(parents=True, exist_ok=True)
+        (tree / "site" / key).write_bytes(data)
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    env = {
+        "PYTHONPATH": f"{bootstrap_dir(tmp_path)}:{tree / 'site'}",
+        "SLIMWHEEL_TRACE_DIR": str(traces),
+        "SLIMWHEEL_TRACE_CALLS": "1",
+    }
+    script = (
+        ACCESS_CHECK
+        + "import app.deep.inner\nassert app.deep.inner.Y == 1\n"  # a chain: app, app.deep, app.deep.inner
+        + "names = [getattr(m, n) for m in (app.quiet, app.noisy, app.registry) for n in dir(m)]\n"  # a scanner
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trace = read_traces(traces, tree)
+    accesses = trace.accesses
+    assert ("app/kinds.py", "app/core.py") in accesses and ("app/consts.py", "app/core.py") in accesses
+    assert ("app/core.py", "") in accesses  # app.core.compute looked up by the check script
+    assert ("app/core.py", "") in trace.calls  # ... and called
+    # bound by app/__init__.py and looked into only by a line that scans several modules: no use of its own
+    assert not any(module in ("app/quiet.py", "app/noisy.py") for module, _ in accesses)
+    assert ("app/deep/inner.py", "") in accesses  # a chain of packages on one line is no scanner
+    # `from . import registry` in app/noisy.py looks registry up on app through the import system: the lookup is
+    # app/noisy.py's, not the import system's (which would read as "outside the tree")
+    assert ("app/__init__.py", "app/noisy.py") in accesses and ("app/registry.py", "app/noisy.py") in accesses
