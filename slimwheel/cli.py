@@ -12,6 +12,7 @@ check that can't be used (fails with the original wheels, passes without them, f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -26,6 +27,9 @@ from rich.text import Text
 from . import __version__
 from .binaries import StripLevel
 from .build import BuildOptions, PlatformBuild, build
+from .cache import CLEARABLE
+from .cache import clear as cache_clear
+from .cache import usage as cache_usage
 from .config import COMMANDS as CONFIG_COMMANDS
 from .config import explicit_dests, merge, project_settings
 from .console import AppConsole, Field, NameTable, is_utf, make_console, plural, progress_display, safe_streams
@@ -42,6 +46,7 @@ from .sandbox import Check
 from .shrink import (
     CheckOptions,
     ShrinkOptions,
+    default_cache_dir,
     lock_paths_for,
     locks_for_wheels,
     prepare_output_dir,
@@ -125,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("rules", help="list the pruning rules")
 
     _add_build_parser(sub)
+    _add_cache_parser(sub)
     return parser
 
 
@@ -316,6 +322,32 @@ def _add_build_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     bld.add_argument("-q", "--quiet", action="store_true", help="print only the summary table")
 
 
+def _add_cache_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    cch = sub.add_parser("cache", help="show what slimwheel's cache holds (journals, check environments), or clear it")
+    cch.add_argument(
+        "--clear",
+        nargs="?",
+        const="all",
+        choices=CLEARABLE,
+        help="delete one part of the cache, or all of it (the default)",
+    )
+    cch.add_argument("--cache-dir", type=Path, help="the cache directory (default ~/.cache/slimwheel)")
+
+
+def _cache(args: argparse.Namespace, out: AppConsole) -> int:
+    """``slimwheel cache``: one line per part of the cache (count, bytes); ``--clear``: what was deleted."""
+    cache_dir = args.cache_dir or default_cache_dir()
+    if args.clear is not None:
+        for u in cache_clear(cache_dir, args.clear):
+            out.plain_line(f"cleared {u.section}: {u.count} ({human_size(u.bytes)}) of {u.description}")
+        return 0
+    found = cache_usage(cache_dir)
+    out.plain_line(f"{cache_dir}: {human_size(sum(u.bytes for u in found))}")
+    for u in found:
+        out.plain_line(f"  {u.section:<9} {u.count:>6}  {human_size(u.bytes):>9}  {u.description}")
+    return 0
+
+
 def _add_project(p: argparse.ArgumentParser) -> None:
     """``--project``/``--no-project``: where ``[tool.slimwheel]`` settings come from (see :mod:`slimwheel.config`)."""
     group = p.add_mutually_exclusive_group()
@@ -345,11 +377,22 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"refuse an entry over 1 MiB that compresses more than N:1 (default {d.max_ratio})",
     )
+    p.add_argument(
+        "--max-archive-ratio",
+        type=_positive,
+        default=d.max_archive_ratio,
+        metavar="N",
+        help="refuse a wheel declaring over 100 MiB uncompressed and more than N times its own size "
+        f"(zip-bomb guard; default {d.max_archive_ratio})",
+    )
 
 
 def _limits(args: argparse.Namespace) -> Limits:
     return Limits(
-        max_total_size=args.max_unpacked_size, max_entry_size=args.max_unpacked_size, max_ratio=args.max_ratio
+        max_total_size=args.max_unpacked_size,
+        max_entry_size=args.max_unpacked_size,
+        max_ratio=args.max_ratio,
+        max_archive_ratio=args.max_archive_ratio,
     )
 
 
@@ -367,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _shrink(args, out, err)
             if args.command == "build":
                 return _build(args, out, err)
+            if args.command == "cache":
+                return _cache(args, out)
             return _rules(out)
         except SlimwheelError as exc:
             err.plain_line(f"slimwheel: error: {exc.message}")
@@ -374,6 +419,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             err.plain_line("slimwheel: interrupted; no partial output was left behind")
             return int(ExitCode.INTERRUPTED)
+        except BrokenPipeError:  # the reader of standard output went away (``slimwheel inspect --json - | head``)
+            _silence_stdout()
+            err.plain_line("slimwheel: error: standard output was closed before everything was written")
+            return int(ExitCode.BAD_INPUT)
         except Exception as exc:  # a bug: one line, and a traceback only on request
             if os.environ.get("SLIMWHEEL_DEBUG"):
                 raise
@@ -382,6 +431,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(set SLIMWHEEL_DEBUG=1 for a traceback; please report it)"
             )
             return int(ExitCode.FAILURE)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that flushing it at exit raises no second BrokenPipeError."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _project_settings(

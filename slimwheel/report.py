@@ -93,7 +93,7 @@ class CheckSummary:
     seconds: float
     timeout: float
     removed: int  # files removed because the check did not need them
-    stubs: list[str]  # "module (N files replaced)"
+    stubs: list[str]  # "module (N files replaced)", "module (1 file replaced)"
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
 

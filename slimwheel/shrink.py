@@ -3,6 +3,12 @@
 Licence and notice files (:mod:`slimwheel.licences`) are never removed: the plan keeps them, the trial counts them
 as required, a lock replay keeps them even when the lock removes them, and :func:`finish` refuses to write a wheel
 that lacks any of them (an internal error: a bug, never a silently non-compliant wheel).
+
+Memory: :func:`prepare` extracts native files to a private temporary directory while reading (strip tools work
+on files), strips them there (files over :data:`BIG_STRIP` one at a time: a strip tool holds the whole file), and
+keeps everything else in the input archive; :func:`finish` streams the output and deletes the directory. The trial
+(``--check``) still holds the installed files in memory (it stages them into its sandbox). Long (over 500 lines)
+because it is the whole pipeline, with its trial, lock and verify variants.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +26,14 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from . import __version__
-from .binaries import StripLevel, StripResult, StripStatus, find_strip_tools, strip_binary
+from .archive import ensure_free_space
+from .binaries import FileStripResult, StripLevel, StripStatus, StripTools, detect_format, find_strip_tools, strip_file
 from .categories import Category
+from .console import plural
 from .contents import Entry, Limits, Wheel, module_name, read_wheel
 from .errors import BadWheel, OutputError, UsageError, VerifyFailed
 from .inspection import categorize_entries
+from .journal import JournalInputs, journal_key, journal_path
 from .licences import KEPT_REASON, ensure_licences_kept, licence_paths
 from .lock import Lock, MappedLock, StubRecord, WheelIdentity, map_lock, read_lock, write_lock
 from .plan import Plan, make_plan, refresh_entry_points
@@ -37,6 +47,7 @@ from .trial import Trial, TrialEvent, TrialOptions, TrialResult, package_inits
 from .writer import write_wheel
 
 NATIVE = (Category.NATIVE, Category.VENDORED)
+BIG_STRIP = 64 * 1024**2  # strip tools load the whole file: files over this size are stripped one at a time
 
 
 @dataclass(frozen=True)
@@ -79,37 +90,67 @@ class Prepared:
     categories: dict[str, Category]
     plan: Plan
     entries: list[Entry]
-    strip_results: dict[str, StripResult]
+    strip_results: dict[str, FileStripResult]
     warnings: list[str]
     started: float
     stubs: list[StubRecord] = field(default_factory=list)  # archive paths of stubs the trial kept
     lock: LockSummary | None = None
     licences: frozenset[str] = frozenset()  # archive paths of the licence and notice files: never removed
+    # extracted and stripped native files; the input wheel stays open until finish() (or close()) is done
+    workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Close the input wheel and delete the extracted and stripped files."""
+        self.wheel.close()
+        if self.workdir is not None:
+            self.workdir.cleanup()
 
 
 def prepare(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -> Prepared:
-    """contents → plan (rules) → strip."""
+    """contents → plan (rules) → strip. Native files are extracted to a private temporary directory while the
+    wheel is read (so strip tools work on files); everything else stays in the input archive."""
     started = time.perf_counter()
     dest = output_path(wheel_path, output_dir) if output_dir is not None else None
-    wheel = read_wheel(wheel_path, limits=options.limits, allow_bad_record=options.allow_bad_record)
-    categories = categorize_entries(wheel)
-    plan = make_plan(wheel, categories, options.rules, options.patterns)
-    warnings = [*wheel.warnings, *plan.warnings]
-    entries = _apply(wheel, plan, warnings)
-    entries, strip_results = _strip(entries, categories, options)
-    warnings.extend(_missing_tool_warnings(strip_results))
-    return Prepared(
-        wheel_path,
-        dest,
-        wheel,
-        categories,
-        plan,
-        entries,
-        strip_results,
-        warnings,
-        started,
-        licences=licence_paths(wheel),
-    )
+    workdir = tempfile.TemporaryDirectory(prefix="slimwheel-")
+    try:
+        extract = None if options.strip is StripLevel.NONE else _looks_native
+        wheel = read_wheel(
+            wheel_path,
+            limits=options.limits,
+            allow_bad_record=options.allow_bad_record,
+            workdir=Path(workdir.name),
+            extract=extract,
+        )
+    except BaseException:
+        workdir.cleanup()
+        raise
+    p = Prepared(wheel_path, dest, wheel, {}, Plan(), [], {}, [], started, workdir=workdir)
+    try:
+        p.categories = categorize_entries(wheel)
+        p.plan = make_plan(wheel, p.categories, options.rules, options.patterns)
+        p.warnings = [*wheel.warnings, *p.plan.warnings]
+        entries = _apply(wheel, p.plan, p.warnings)
+        _discard_removed(wheel, p.plan)
+        p.entries, p.strip_results = _strip(entries, p.categories, options, Path(workdir.name))
+        p.warnings.extend(_missing_tool_warnings(p.strip_results))
+        p.licences = licence_paths(wheel)
+    except BaseException:
+        p.close()
+        raise
+    return p
+
+
+def _looks_native(path: str, head: bytes) -> bool:
+    """Whether a member is extracted to a file while the wheel is read: what may be a native binary."""
+    return detect_format(head) is not None
+
+
+def _discard_removed(wheel: Wheel, plan: Plan) -> None:
+    """Delete the extracted files of removed entries (their disk space is needed for stripping)."""
+    for path in plan.remove:
+        file = wheel.by_path[path].file
+        if file is not None:
+            file.unlink(missing_ok=True)
 
 
 def shrink(
@@ -149,14 +190,17 @@ def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = Non
     """writer → report. The last safety net first: every licence and notice file of the input is in the output."""
     wheel, categories, plan = p.wheel, p.categories, p.plan
     ensure_licences_kept(wheel.filename, licence_paths(wheel), (e.path for e in p.entries))
-    written = write_wheel(
-        p.entries,
-        wheel.dist_info,
-        p.dest,
-        compress_level=options.compress_level,
-        jobs=options.jobs,
-        recompress=options.recompress,
-    )
+    try:
+        written = write_wheel(
+            p.entries,
+            wheel.dist_info,
+            p.dest,
+            compress_level=options.compress_level,
+            jobs=options.jobs,
+            recompress=options.recompress,
+        )
+    finally:
+        p.close()
     after_sizes = {m.path: m.size for m in written.members}
     return WheelReport(
         input=str(p.path),
@@ -170,7 +214,7 @@ def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = Non
             for path, reason in sorted(plan.remove.items())
         ],
         stripped=[
-            Stripped(path, r.saved + len(r.data), len(r.data), r.reason)
+            Stripped(path, wheel.by_path[path].size, wheel.by_path[path].size - r.saved, r.reason)
             for path, r in p.strip_results.items()
             if r.status is StripStatus.STRIPPED and path not in plan.remove
         ],
@@ -204,7 +248,7 @@ def _apply(wheel: Wheel, plan: Plan, warnings: list[str]) -> list[Entry]:
     return entries
 
 
-def _missing_tool_warnings(results: dict[str, StripResult]) -> list[str]:
+def _missing_tool_warnings(results: Mapping[str, FileStripResult]) -> list[str]:
     """One warning per kind of binary that could not be stripped for lack of a tool (not a failure)."""
     reasons = sorted({r.reason for r in results.values() if r.reason.startswith("no strip tool")})
     return [
@@ -213,22 +257,45 @@ def _missing_tool_warnings(results: dict[str, StripResult]) -> list[str]:
 
 
 def _strip(
-    entries: list[Entry], categories: dict[str, Category], options: ShrinkOptions
-) -> tuple[list[Entry], dict[str, StripResult]]:
+    entries: list[Entry], categories: dict[str, Category], options: ShrinkOptions, workdir: Path
+) -> tuple[list[Entry], dict[str, FileStripResult]]:
+    """Strip the native files (on disk, in ``workdir``), largest first so the slowest start early; files over
+    :data:`BIG_STRIP` one at a time, since each strip tool holds the whole file in memory."""
     natives = [e for e in entries if categories.get(e.path) in NATIVE]
     if options.strip is StripLevel.NONE or not natives:
         return entries, {}
     tools = find_strip_tools()
-    # Largest first, so the slowest strips start early and the pool stays busy.
     natives.sort(key=lambda e: -e.size)
+    one_big_at_a_time = threading.Lock()
     with ThreadPoolExecutor(max_workers=options.jobs or os.cpu_count() or 1) as pool:
-        futures = {e.path: pool.submit(strip_binary, e.data, e.path, options.strip, tools) for e in natives}
+        futures = {
+            e.path: pool.submit(_strip_one, e, options.strip, tools, workdir, one_big_at_a_time) for e in natives
+        }
         results = {path: f.result() for path, f in futures.items()}
-    out = [
-        e.with_data(results[e.path].data) if e.path in results and results[e.path].status is StripStatus.STRIPPED else e
-        for e in entries
-    ]
+    out = []
+    for e in entries:
+        result = results.get(e.path)
+        if result is not None and result.status is StripStatus.STRIPPED and result.path is not None:
+            e = e.with_file(result.path, e.size - result.saved)
+        out.append(e)
     return out, dict(sorted(results.items()))
+
+
+def _strip_one(
+    entry: Entry, level: StripLevel, tools: StripTools, workdir: Path, big: threading.Lock
+) -> FileStripResult:
+    """Strip one native entry from its extracted file (written out first if it was held in memory)."""
+    source = entry.file
+    if source is None:
+        source = workdir / f"held-{hashlib.sha256(entry.path.encode()).hexdigest()[:16]}.bin"
+        with source.open("wb") as fh:
+            for block in entry.chunks():
+                fh.write(block)
+    if entry.size <= BIG_STRIP:
+        return strip_file(source, entry.path, level, workdir, tools)
+    with big:
+        ensure_free_space(workdir, entry.size, f"stripping {entry.path}")
+        return strip_file(source, entry.path, level, workdir, tools)
 
 
 # ---- trial deletion against the user's check ---------------------------------------------------------------
@@ -275,14 +342,28 @@ class _Items:
                     items.required.add(key)  # in every candidate tree, never counted as removable
         return items
 
-    def identity(self, checks: CheckOptions, env: Environment) -> str:
-        h = hashlib.sha256()
-        for key in sorted(self.data):
-            h.update(key.encode() + b"\0" + hashlib.sha256(self.data[key]).digest())
-        for check in checks.trial.checks:
-            h.update(check.identity().encode())
-        h.update(f"{env.python}|{checks.trial.same_output}|{sorted(checks.requirements)}".encode())
-        return h.hexdigest()[:32]
+    def identity(self, options: ShrinkOptions, checks: CheckOptions, env: Environment) -> str:
+        """The journal key (:func:`slimwheel.journal.journal_key`) of a trial over these items: every input that
+        can change a verdict."""
+        with_wheels = []
+        for wheel in checks.with_wheels:
+            with open(wheel, "rb") as handle:
+                with_wheels.append(hashlib.file_digest(handle, "sha256").hexdigest())
+        return journal_key(
+            JournalInputs(
+                files=tuple((key, hashlib.sha256(data).hexdigest()) for key, data in self.data.items()),
+                checks=tuple(check.identity() for check in checks.trial.checks),
+                interpreter=f"{env.info['executable']} {env.info['version']}",
+                requirements=checks.requirements,
+                with_wheels=tuple(with_wheels),
+                same_output=checks.trial.same_output,
+                timeout=checks.trial.timeout,
+                rules=tuple(rule.code for rule in options.rules),
+                prune=options.patterns.prune_lines,
+                keep=options.patterns.keep_lines,
+                strip=str(options.strip),
+            )
+        )
 
     def top_level(self) -> list[str]:
         tops = {k.split("/", 1)[0] for k in self.data if k.count("/") == 1 and k.endswith("/__init__.py")}
@@ -303,7 +384,7 @@ def shrink_with_check(
     prepared = [prepare(path, output_dir, options) for path in paths]
     items = _Items.of(prepared)
     env = _check_environment(prepared, checks)
-    identity = items.identity(checks, env)
+    identity = items.identity(options, checks, env)
     with tempfile.TemporaryDirectory(prefix="slimwheel-trial-") as work:
         sandbox = Sandbox(env, Path(work))
         sandbox.stage(items.data, items.modes)
@@ -326,7 +407,7 @@ def shrink_with_check(
             items.data,
             items.required,
             checks.trial,
-            journal=checks.cache_dir / "journals" / f"{identity}.jsonl",
+            journal=journal_path(checks.cache_dir, identity),
             startup_modules=startup_modules,
             progress=progress,
         )
@@ -371,6 +452,7 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
     removals: list[dict[str, str]] = [{} for _ in prepared]
     replaced: list[dict[str, bytes]] = [{} for _ in prepared]
     added: list[list[Entry]] = [[] for _ in prepared]
+    unneeded = 0  # files removed because the check did not need them (stubbed files are counted as stubs)
     for key, (index, path) in items.where.items():
         if key in items.required:  # dist-info, licence and notice files: in every candidate, never removed
             continue
@@ -380,6 +462,7 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
             removals[index][path] = f"stubbed: {stubbed[key]} (replaced by a module that raises ImportError)"
         elif key not in result.kept:
             removals[index][path] = f"not needed by the check ({label})"
+            unneeded += 1
     for stub in result.stubs:
         first = min(stub.replaces)
         index, sample = items.where[first]
@@ -398,8 +481,8 @@ def _apply_trial(prepared: list[Prepared], items: _Items, result: TrialResult, c
         runs=result.runs,
         seconds=result.seconds,
         timeout=result.timeout,
-        removed=sum(len(r) for r in removals) - len(stubbed),
-        stubs=[f"{s.module} ({len(s.replaces)} files replaced)" for s in result.stubs],
+        removed=unneeded,
+        stubs=[f"{s.module} ({plural(len(s.replaces), 'file')} replaced)" for s in result.stubs],
         interrupted=result.interrupted,
         notes=result.notes,
     )
