@@ -45,21 +45,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from machine import machine_info
+from measured import MEASURED  # tests/measured.py: the CLI run in-process, reporting its peak RSS
 
 REPO = Path(__file__).resolve().parent.parent
 MIB = 1024**2
-MEASURED = (
-    "import re, sys\n"
-    "from slimwheel.cli import main\n"
-    "try:\n"
-    "    code = main(sys.argv[1:])\n"
-    "finally:\n"
-    "    with open('/proc/self/status') as status:\n"
-    "        hwm = re.search(r'VmHWM:\\s+(\\d+) kB', status.read())\n"
-    "    print(f'MAXRSS_KIB {hwm.group(1) if hwm else 0}', file=sys.stderr)\n"
-    "sys.exit(code)\n"
-)
 TARGETS = {  # bytes (memory) or ratio (wall)
     "shrink.tree_peak": 1000 * 10**6,
     "shrink.own": 300 * 10**6,

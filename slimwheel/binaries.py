@@ -659,29 +659,10 @@ def _run_tool(tool: str, option: str, data: bytes, timeout: float | None = None)
     Thread-safe: every call has its own directory. The input is called ``input.bin`` in messages.
     ``timeout`` defaults to :data:`STRIP_TIMEOUT`.
     """
-    timeout = STRIP_TIMEOUT if timeout is None else timeout
     with tempfile.TemporaryDirectory(prefix="slimwheel-strip-") as tmp:
-        Path(tmp, "input.bin").write_bytes(data)
-        try:
-            proc = subprocess.run(
-                [tool, option, "-o", "output.bin", "input.bin"],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "LC_ALL": "C"},
-            )
-        except subprocess.TimeoutExpired:
-            raise StripToolError(f"timed out after {timeout:g} s") from None
-        except OSError as exc:
-            raise StripToolError(f"cannot run: {exc}") from None
-        if proc.returncode != 0:
-            raise StripToolError(_first_line(proc.stderr) or f"exit status {proc.returncode}")
-        output = Path(tmp, "output.bin")
-        if not output.is_file():
-            raise StripToolError("no output file written")
+        source, output = Path(tmp, "input.bin"), Path(tmp, "output.bin")
+        source.write_bytes(data)
+        _run_tool_on_file(tool, option, source, output, timeout)
         return output.read_bytes()
 
 
@@ -827,11 +808,14 @@ def strip_file(
 
 
 def _run_tool_on_file(tool: str, option: str, source: Path, output: Path, timeout: float | None = None) -> None:
-    """Run ``tool option -o output source``; :class:`StripToolError` (one line) if it fails or writes nothing."""
+    """Run ``tool option -o output source`` in ``output``'s directory (files there are named by their names, so
+    the tool's messages don't carry temporary paths); :class:`StripToolError` (one line) if it fails or writes
+    nothing."""
     timeout = STRIP_TIMEOUT if timeout is None else timeout
+    out_arg, source_arg = (p.name if p.parent == output.parent else str(p) for p in (output, source))
     try:
         proc = subprocess.run(
-            [tool, option, "-o", str(output), str(source)],
+            [tool, option, "-o", out_arg, source_arg],
             cwd=output.parent,
             capture_output=True,
             text=True,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import synth
+from measured import MEASURED
 from synth import SynthWheel
 
 from slimwheel import archive as archive_module
@@ -27,19 +28,6 @@ from slimwheel.contents import Limits, read_wheel
 from slimwheel.errors import BadWheel, OutputError
 
 MIB = 1024**2
-# Runs slimwheel's CLI in-process and reports its peak RSS since exec (VmHWM, KiB) on stderr; not ru_maxrss, which
-# Linux carries over from the parent through vfork + exec (pytest's own size would count).
-MEASURED = (
-    "import re, sys\n"
-    "from slimwheel.cli import main\n"
-    "try:\n"
-    "    code = main(sys.argv[1:])\n"
-    "finally:\n"
-    "    with open('/proc/self/status') as status:\n"
-    "        hwm = re.search(r'VmHWM:\\s+(\\d+) kB', status.read())\n"
-    "    print(f'MAXRSS_KIB {hwm.group(1) if hwm else 0}', file=sys.stderr)\n"
-    "sys.exit(code)\n"
-)
 
 
 def run_measured(*args: str | Path, cwd: Path) -> tuple[subprocess.CompletedProcess[str], int]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import golden_streaming as golden
 import pytest
 import synth
+from measured import MEASURED
 
 from slimwheel import writer
 from slimwheel.archive import DiskFile, MemberContent
@@ -144,19 +145,6 @@ def test_a_member_changed_after_reading_is_refused(tmp_path: Path) -> None:
             write_wheel(list(wheel.entries), wheel.dist_info, tmp_path / "out.whl")
     finally:
         wheel.close()
-
-
-MEASURED = (
-    "import re, sys\n"
-    "from slimwheel.cli import main\n"
-    "try:\n"
-    "    code = main(sys.argv[1:])\n"
-    "finally:\n"
-    "    with open('/proc/self/status') as status:\n"
-    "        hwm = re.search(r'VmHWM:\\s+(\\d+) kB', status.read())\n"
-    "    print(f'MAXRSS_KIB {hwm.group(1) if hwm else 0}', file=sys.stderr)\n"
-    "sys.exit(code)\n"
-)
 
 
 def test_a_big_member_is_never_held_in_memory(tmp_path: Path) -> None:
