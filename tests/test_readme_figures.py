@@ -99,3 +99,16 @@ def test_rules_and_strip_table() -> None:
         stands(f"{mb(after['compressed'])} MB")
         stands(f"{before['files']} → {after['files']}")
     assert re.search(r"\*\*0\.\d\d×\*\*", README)
+
+
+def test_story_figures() -> None:
+    story = (RESULTS / "story.md").read_text(encoding="utf-8")
+    level12 = re.search(r"numpy no-BLAS: `--check`, level 12 \| .*? \| \*\*([\d.]+) MB\*\* .*? \| (\d+) \(", story)
+    default = re.search(r"numpy no-BLAS: `--check`, level 9 \(default\) \| .*? \| \*\*([\d.]+) MB\*\*", story)
+    alone = re.search(r"no-BLAS\), MLP train \+ infer: `--check`, level 12 \| .*? \| \*\*([\d.]+) MB\*\*", story)
+    stock = re.search(r"2\.4\.6 stock\), MLP train \+ infer: `--check`, level 12 \| .*? \| \*\*([\d.]+) MB\*\*", story)
+    assert level12 and default and alone and stock, "results/story.md changed its layout"
+    stands(f"**{level12[1]} MB** of wheels in total at `--compress-level 12`, {default[1]} MB at the default level")
+    stands(f"{level12[2]} check runs")
+    stands(f"**{alone[1]} MB** (target ≤ 3.2 MB)")
+    stands(f"({stock[1]} MB: OpenBLAS")
