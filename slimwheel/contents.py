@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import re
 import stat
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from functools import cached_property
@@ -62,6 +64,7 @@ from .records import SIGNATURE_FILES, RecordError, RecordRow, hash_string, parse
 DATA_SCHEMES = ("purelib", "platlib", "headers", "scripts", "data")
 HOLD = 4 * 1024**2  # .dist-info files up to this size are held in memory; other content is streamed
 HEAD = 64  # first bytes of every member kept for categorizing
+PARALLEL_READ = 16 * 1024**2  # members over this size are read on worker threads, beside the rest
 _EOCD_SIG = b"PK\x05\x06"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -410,49 +413,96 @@ def _stream_entries(
     extract: Extract | None,
 ) -> tuple[list[Entry], dict[str, str]]:
     """Inflate every member once, chunk by chunk: CRC, declared size and RECORD hash checked on the fly; content
-    held (``hold``, small), extracted to ``workdir`` (``extract``) or left in the archive. The RECORD problems."""
+    held (``hold``, small), extracted to ``workdir`` (``extract``) or left in the archive. The RECORD problems.
+
+    Members over :data:`PARALLEL_READ` bytes are read on worker threads while this thread reads the rest in
+    order (inflating and hashing release the GIL): in big wheels a few members are most of the bytes (torch's two
+    largest libraries are 83% of its 1.09 GB). The entries come back in archive order either way."""
+    results: list[tuple[Entry, str | None] | None] = [None] * len(members)
+    big = [i for i, (m, _) in enumerate(members) if m.file_size > PARALLEL_READ]
+    big.sort(key=lambda i: -members[i][0].file_size)
+
+    def read(index: int) -> tuple[Entry, str | None]:
+        m, mode = members[index]
+        return _stream_entry(archive, index, m, mode, rows.get(m.name), m.name in hold, workdir, extract)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(big), os.cpu_count() or 1)), thread_name_prefix="read") as pool:
+        futures = {i: pool.submit(read, i) for i in big}
+        failed, error = len(members), None  # the first problem in archive order is the one reported
+        try:
+            for index in range(len(members)):
+                if index not in futures:
+                    try:
+                        results[index] = read(index)
+                    except BadWheel as exc:
+                        failed, error = index, exc
+                        break
+            for index in sorted(i for i in futures if i < failed):
+                results[index] = futures[index].result()
+        finally:
+            for future in futures.values():
+                future.cancel()
+        if error is not None:
+            raise error
     entries: list[Entry] = []
     problems: dict[str, str] = {}
-    for index, (m, mode) in enumerate(members):
-        row = rows.get(m.name)
-        algorithm = row.algorithm if row is not None else None
-        hashes = [hashlib.sha256()] + ([hashlib.new(algorithm)] if algorithm and algorithm != "sha256" else [])
-        head, held = b"", bytearray()
-        keep = m.name in hold and m.file_size <= HOLD
-        out: BinaryIO | None = None
-        target = None
-        try:
-            for block in iter_member(archive, m):
-                if not head:
-                    head = block[:HEAD]
-                    if not keep and workdir is not None and extract is not None and extract(m.name, head):
-                        ensure_free_space(workdir, m.file_size, f"extracting {m.name}")
-                        target = workdir / f"member-{index}.bin"
-                        out = target.open("wb")
-                for h in hashes:
-                    h.update(block)
-                if keep:
-                    held += block
-                elif out is not None:
-                    out.write(block)
-        finally:
-            if out is not None:
-                out.close()
-        sha256 = hash_string(hashes[0])
-        raw = ArchiveSlice(archive, m.data_offset, m.compress_size, m.crc) if m.method == DEFLATED else None
-        content: bytes | Content
-        if keep:
-            content = bytes(held)
-        elif target is not None:
-            content = DiskFile(target, m.file_size)
-        else:
-            content = MemberContent(archive, m)
-        entries.append(Entry(m.name, content, mode, raw, head=head, sha256=sha256))
-        if row is not None:
-            problem = row.check_hashed({h.name: hash_string(h) for h in hashes}.get, m.file_size)
-            if problem:
-                problems[m.name] = problem
+    for result in results:
+        assert result is not None
+        entry, problem = result
+        entries.append(entry)
+        if problem:
+            problems[entry.path] = problem
     return entries, problems
+
+
+def _stream_entry(
+    archive: Archive,
+    index: int,
+    m: Member,
+    mode: int,
+    row: RecordRow | None,
+    hold: bool,
+    workdir: Path | None,
+    extract: Extract | None,
+) -> tuple[Entry, str | None]:
+    """One member inflated once: its entry, and what is wrong with its RECORD row (``None``: nothing)."""
+    algorithm = row.algorithm if row is not None else None
+    hashes = [hashlib.sha256()] + ([hashlib.new(algorithm)] if algorithm and algorithm != "sha256" else [])
+    head, held = b"", bytearray()
+    keep = hold and m.file_size <= HOLD
+    out: BinaryIO | None = None
+    target = None
+    try:
+        for block in iter_member(archive, m):
+            if not head:
+                head = block[:HEAD]
+                if not keep and workdir is not None and extract is not None and extract(m.name, head):
+                    ensure_free_space(workdir, m.file_size, f"extracting {m.name}")
+                    target = workdir / f"member-{index}.bin"
+                    out = target.open("wb")
+            for h in hashes:
+                h.update(block)
+            if keep:
+                held += block
+            elif out is not None:
+                out.write(block)
+    finally:
+        if out is not None:
+            out.close()
+    sha256 = hash_string(hashes[0])
+    raw = ArchiveSlice(archive, m.data_offset, m.compress_size, m.crc) if m.method == DEFLATED else None
+    content: bytes | Content
+    if keep:
+        content = bytes(held)
+    elif target is not None:
+        content = DiskFile(target, m.file_size)
+    else:
+        content = MemberContent(archive, m)
+    entry = Entry(m.name, content, mode, raw, head=head, sha256=sha256)
+    problem = None
+    if row is not None:
+        problem = row.check_hashed({h.name: hash_string(h) for h in hashes}.get, m.file_size)
+    return entry, problem or None
 
 
 def _check_metadata(

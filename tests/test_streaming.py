@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -23,7 +25,7 @@ import pytest
 import synth
 from measured import MEASURED
 
-from slimwheel import writer
+from slimwheel import contents, writer
 from slimwheel.archive import DiskFile, MemberContent
 from slimwheel.contents import Entry, read_wheel
 from slimwheel.errors import BadWheel
@@ -127,6 +129,36 @@ def test_members_stay_in_the_archive_or_on_disk(tmp_path: Path) -> None:
         assert extracted and all(f is not None and f.parent == work for f in extracted)
     finally:
         wheel.close()
+
+
+def test_big_members_read_beside_the_rest_keep_archive_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = synth.demo_wheel(tmp_path).build(tmp_path / "in")
+    sequential = read_wheel(built)
+    monkeypatch.setattr(contents, "PARALLEL_READ", 64)  # most members now go to the worker threads
+    parallel = read_wheel(built)
+    try:
+        assert [e.path for e in parallel.entries] == [e.path for e in sequential.entries]
+        assert [(e.digests(), e.mode, e.head(), e.data) for e in parallel.entries] == [
+            (e.digests(), e.mode, e.head(), e.data) for e in sequential.entries
+        ]
+    finally:
+        sequential.close()
+        parallel.close()
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["parallel", "sequential"])
+def test_the_first_corrupt_member_in_archive_order_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    built = synth.demo_wheel(tmp_path, with_extension=False).build(tmp_path / "in")
+    infos = zipfile.ZipFile(built).infolist()
+    # An early member read on this thread, a later, bigger one on a worker thread: both corrupt.
+    small, big = next((a, b) for a, b in itertools.pairwise(infos) if b.file_size > a.file_size)
+    blob = synth.corrupt_data(synth.corrupt_data(built.read_bytes(), big.filename), small.filename)
+    built.write_bytes(blob)
+    monkeypatch.setattr(contents, "PARALLEL_READ", small.file_size if parallel else 1 << 30)
+    with pytest.raises(BadWheel, match=re.escape(repr(small.filename))):
+        read_wheel(built)
 
 
 def test_a_member_changed_after_reading_is_refused(tmp_path: Path) -> None:
