@@ -8,8 +8,9 @@ verification share one set of private, bounds-checked ELF/PE/Mach-O parsers.
 
 * :func:`detect_format` / :func:`describe` recognise ELF, PE and Mach-O files with a small bounds-checked
   header parser of their own; they never raise on garbage.
-* :func:`strip_binary` runs an external ``strip`` in a private temporary directory and **verifies** the
-  output (:func:`verify_stripped`) before it is used. Anything doubtful keeps the original bytes:
+* :func:`strip_binary` runs an external ``strip`` in a private temporary directory (or, for ELF, the built-in
+  streamed stripper of :mod:`slimwheel.elfstrip`) and **verifies** the output (:func:`verify_stripped`) before
+  it is used. Anything doubtful keeps the original bytes:
 
   - Mach-O files and Authenticode-signed PE files are never modified;
   - a tool that fails, times out or produces a file that does not verify leaves the original in place
@@ -34,6 +35,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO, overload
 
+from .elfstrip import ElfStripError, strip_sections
+
 __all__ = [
     "BinaryFormat",
     "BinaryInfo",
@@ -52,6 +55,10 @@ __all__ = [
 
 #: Seconds one strip tool may run on one file before it is killed.
 STRIP_TIMEOUT = 300.0
+
+#: The built-in, streamed ELF section stripper (:mod:`slimwheel.elfstrip`) as a strip "tool": tried after GNU strip
+#: and before llvm-strip, which holds twice the file in memory.
+BUILTIN_ELF_STRIP = "slimwheel-elfstrip"
 
 
 class BinaryFormat(StrEnum):
@@ -612,7 +619,10 @@ def _which_unique(names: Sequence[str], seen: set[str]) -> Iterator[str]:
 
 @functools.cache
 def find_strip_tools() -> StripTools:
-    """Strip tools installed on this machine, best first. Cached; empty tuples if there are none."""
+    """Strip tools installed on this machine, best first. Cached; empty tuples if there are none.
+
+    For ELF, :data:`BUILTIN_ELF_STRIP` comes between GNU strip and llvm-strip (when any strip tool is installed).
+    """
     gnu: list[str] = []
     llvm: list[str] = []
     seen: set[str] = set()
@@ -629,7 +639,8 @@ def find_strip_tools() -> StripTools:
     for path in _which_unique(["x86_64-w64-mingw32-strip", "i686-w64-mingw32-strip"], seen):
         if _tool_output(path, "--version") is not None:
             pe.append(path)
-    return StripTools(elf=(*elf, *llvm), pe=tuple(pe))
+    builtin = (BUILTIN_ELF_STRIP,) if elf or llvm else ()
+    return StripTools(elf=(*elf, *builtin, *llvm), pe=tuple(pe))
 
 
 _PEI_TARGETS = {"i386": "pei-i386", "x86_64": "pei-x86-64", "aarch64": "pei-aarch64-little"}
@@ -810,7 +821,13 @@ def strip_file(
 def _run_tool_on_file(tool: str, option: str, source: Path, output: Path, timeout: float | None = None) -> None:
     """Run ``tool option -o output source`` in ``output``'s directory (files there are named by their names, so
     the tool's messages don't carry temporary paths); :class:`StripToolError` (one line) if it fails or writes
-    nothing."""
+    nothing. :data:`BUILTIN_ELF_STRIP` runs in this process (:func:`slimwheel.elfstrip.strip_sections`)."""
+    if tool == BUILTIN_ELF_STRIP:
+        try:
+            strip_sections(source, output, option)
+        except ElfStripError as exc:
+            raise StripToolError(str(exc)) from None
+        return
     timeout = STRIP_TIMEOUT if timeout is None else timeout
     out_arg, source_arg = (p.name if p.parent == output.parent else str(p) for p in (output, source))
     try:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from slimwheel import binaries
 from slimwheel.binaries import (
+    BUILTIN_ELF_STRIP,
     BinaryFormat,
     BinaryInfo,
     StripLevel,
@@ -390,7 +391,14 @@ def test_find_strip_tools_is_cached_and_sane() -> None:
     found = find_strip_tools()
     assert found is find_strip_tools()
     for path in (*found.elf, *found.pe):
-        assert os.path.isabs(path) and os.access(path, os.X_OK)
+        assert path == BUILTIN_ELF_STRIP or (os.path.isabs(path) and os.access(path, os.X_OK))
+    assert BUILTIN_ELF_STRIP not in found.pe, "the built-in section stripper knows ELF only"
+    if found.elf:
+        assert found.elf.count(BUILTIN_ELF_STRIP) == 1
+        external = [p for p in found.elf if p != BUILTIN_ELF_STRIP]
+        at = found.elf.index(BUILTIN_ELF_STRIP)  # after the GNU tools, before llvm-strip
+        assert all("llvm" not in Path(p).name for p in found.elf[:at])
+        assert all("llvm" in Path(p).name for p in found.elf[at + 1 :]) and external
     assert not any("llvm" in Path(p).name for p in found.pe), "llvm-strip must never be used for PE"
     for path in found.pe:
         help_text = subprocess.run([path, "--help"], capture_output=True, text=True).stdout
