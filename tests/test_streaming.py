@@ -1,8 +1,7 @@
 """Issue 9: memory bounded by the stream, not by the wheel.
 
-* Golden outputs: for wheels without a member over the writer's one-call bound, ``slimwheel shrink`` writes the same
-  bytes and the same report as before the streaming rewrite (``tests/golden_streaming.json``, recorded with the
-  last commit before it; see ``tests/golden_streaming.py``).
+* Golden outputs: ``slimwheel shrink`` writes the same bytes and the same report as before the streaming rewrite —
+  the rules-only cases of ``tests/test_golden.py`` were first recorded with the last commit before it.
 * Big entries (over :data:`slimwheel.writer.LIBDEFLATE_MAX`) are deflated in zlib pieces that form one valid
   DEFLATE stream, whatever the number of threads.
 * Members are read lazily: content stays in the archive or on disk, never all in memory.
@@ -11,7 +10,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import subprocess
@@ -20,7 +18,6 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import golden_streaming as golden
 import pytest
 import synth
 from measured import MEASURED
@@ -30,24 +27,6 @@ from slimwheel.archive import DiskFile, MemberContent
 from slimwheel.contents import Entry, read_wheel
 from slimwheel.errors import BadWheel
 from slimwheel.writer import write_wheel
-
-GOLDEN = json.loads(golden.GOLDEN.read_text(encoding="utf-8"))
-
-
-@pytest.mark.parametrize("case", sorted(GOLDEN["cases"]))
-def test_output_is_byte_identical_to_the_one_call_writer(case: str, tmp_path: Path) -> None:
-    expected = GOLDEN["cases"][case]
-    try:
-        wheel = golden.demo_input(case) if case in golden.DEMOS else golden.real_input(case)
-    except Exception as exc:  # pragma: no cover - offline machine
-        pytest.skip(f"input not available: {exc}")
-    if golden.sha256(wheel) != expected["input"]:
-        pytest.skip(f"{case}: this machine builds another input (compiler or download differs)")
-    if golden._tool_versions() != GOLDEN["tools"]:
-        pytest.skip("other strip tools than the recording's")
-    output, report = golden.run_shrink(wheel, tmp_path, Path(__file__).resolve().parents[1])
-    assert (output, report) == (expected["output"], expected["report"])
-
 
 # ---- big entries: zlib pieces -------------------------------------------------------------------------------
 
