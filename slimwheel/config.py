@@ -4,7 +4,7 @@ Where: the nearest ``pyproject.toml`` with a ``[tool.slimwheel]`` table, in the 
 (:func:`slimwheel.recipe.find_project_defaults`, the same file ``slimwheel build`` reads).
 
 Layout: the tables ``slimwheel build`` already reads as project defaults of its recipes, plus one for ``inspect``.
-Each key is validated as in a recipe (:func:`slimwheel.recipe.load_project_table` is the one home of the schema)::
+Each key is validated as in a recipe (:func:`slimwheel.settings.load_project_table` is the one home of the schema)::
 
     [tool.slimwheel.shrink]          # slimwheel shrink; the recipe's [shrink] keys for build
     select = ["default", "bytecode"] # --rules default,bytecode   (select = ["none"]: --no-rules)
@@ -43,6 +43,8 @@ options are one choice each: ``--rules``/``--no-rules`` (``select``/``ignore``),
 
 Every problem is a :class:`ConfigError` (exit code 2) of one line naming the file, the line and the key:
 ``pyproject.toml:3: tool.slimwheel.shrink.strp: unknown key; did you mean 'strip'? (known: prune, ...)``.
+It validates no key itself (that is :mod:`slimwheel.settings`, shared with recipes) and runs nothing: it turns
+validated values into what argparse would have given and says where each came from.
 
 How the command line uses this module (``cli.main``)::
 
@@ -65,15 +67,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .errors import UsageError
-from .recipe import (
-    RecipeError,
-    _anchored_commands,
-    _not_a_file,
-    _Setting,
-    find_project_defaults,
-    load_project_table,
-    rules_spec,
-)
+from .recipe import find_project_defaults
+from .settings import Entry, RecipeError, anchored_commands, load_project_table, not_a_file, rules_spec
 
 COMMAND_LINE = "command line"
 DEFAULT = "default"
@@ -92,7 +87,7 @@ class Setting:
     value: object
     source: str  # "pyproject.toml:12"
     key: str  # "tool.slimwheel.shrink.strip"
-    _files: _Setting | None = field(default=None, repr=False, compare=False)  # paths that must be files
+    _files: Entry | None = field(default=None, repr=False, compare=False)  # paths that must be files
 
     def check_files(self) -> None:
         """Raise a :class:`ConfigError` naming the line if a check script or wheel it names is not a file."""
@@ -100,7 +95,7 @@ class Setting:
             return
         for path, element in zip(self._files.value, self._files.elements, strict=True):
             if not Path(path).is_file():
-                raise ConfigError(element.error(_not_a_file(path)).message)
+                raise ConfigError(element.error(not_a_file(path)).message)
 
 
 @dataclass(frozen=True)
@@ -112,27 +107,27 @@ class Settings:
     values: Mapping[str, Setting] = field(default_factory=lambda: MappingProxyType({}))
 
 
-Convert = Callable[[_Setting], object]
+Convert = Callable[[Entry], object]
 
 
-def _as_list(setting: _Setting) -> object:
+def _as_list(setting: Entry) -> object:
     return list(setting.value)
 
 
-def _negated(setting: _Setting) -> object:
+def _negated(setting: Entry) -> object:
     return not setting.value
 
 
-def _plain(setting: _Setting) -> object:
+def _plain(setting: Entry) -> object:
     return setting.value
 
 
-def _strip_value(setting: _Setting) -> object:
+def _strip_value(setting: Entry) -> object:
     return setting.value.value  # StripLevel -> "debug", as --strip gives it
 
 
-def _commands(setting: _Setting) -> object:
-    return list(_anchored_commands(setting))
+def _commands(setting: Entry) -> object:
+    return list(anchored_commands(setting))
 
 
 # table → key → (argparse dest, how the validated value becomes what argparse would give)
@@ -198,7 +193,7 @@ def project_settings(command: str, start: Path, *, pyproject: Path | None = None
     return Settings(command, path, MappingProxyType(values))
 
 
-def _rules(section: Mapping[str, _Setting]) -> Setting | None:
+def _rules(section: Mapping[str, Entry]) -> Setting | None:
     """``select`` and ``ignore`` as the ``--rules`` value they stand for."""
     given = [section[key] for key in ("select", "ignore") if key in section]
     if not given:

@@ -3,9 +3,8 @@
 A lock records, for one input wheel, every archive path and what became of it: removed (with a short reason),
 replaced by a stub module, stripped (a native file kept in stripped form) or kept. Replaying a lock needs no check
 runs. A lock learned on one build of a project version can also be replayed on the same version built for other
-platform tags (learned on a manylinux wheel, applied to the win_amd64 and win32 wheels): :func:`map_lock` matches
-the lock's paths to the target's by :func:`path_signature`, a key that is equal for the builds of one file on
-different platforms, and refuses to guess whenever a key is shared by several paths.
+platform tags (learned on a manylinux wheel, applied to the win_amd64 and win32 wheels): carrying its paths over
+is :mod:`slimwheel.lockmap`'s business, not this module's.
 
 Locks are committed to git, so :func:`dumps` writes a stable, sorted, one-entry-per-line text, and :func:`loads`
 validates strictly (a lock is untrusted input like a wheel) and names the file and line of any problem::
@@ -42,27 +41,32 @@ validates strictly (a lock is untrusted input like a wheel) and names the file a
     ]
 
 Every path of the learned wheel is in exactly one of ``removed``, a stub's ``replaces``, ``stripped`` and ``kept``
-(directory entries are not listed). This module is a pure leaf: no zip handling, no output.
+(directory entries are not listed). This module is a pure leaf: no zip handling, no output. Where a problem is
+in the file is found by :class:`slimwheel.tomlfile.KeyLines`, which knows TOML, not locks.
+
+Longer than most modules (about 550 lines), on purpose: the lock, its validation and its text form are one
+contract. :func:`_lock_problem` is the one check, run when a :class:`Lock` is built and when a file is loaded (then
+with the line of the problem), so the lock's model, its reader and its writer are kept beside it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 import tomllib
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion
 
-from .errors import BadWheel, ExitCode, SlimwheelError
+from .errors import BadWheel, ExitCode, SlimwheelError, UsageError
 from .outputs import is_stdout, write_output
+from .tomlfile import Key, KeyLines, NotUtf8, decode, kind, syntax_problem, toml_string
 
 LOCK_FORMAT = 1
 
@@ -163,7 +167,7 @@ class Lock:
 
 # Where a problem is in the TOML document: a key path such as ("wheel", "sha256"), ("removed", <path>),
 # ("files", "kept", <element>[, <occurrence>]) or ("stub", <index>, "replaces", <element>). Used to find the line
-# of an error.
+# of an error; an element is named by its value (a stub's replaces are checked sorted), _key finds its index.
 Where = tuple[str | int, ...]
 Problem = tuple[str, Where]
 
@@ -328,30 +332,6 @@ def _reason_problem(path: str, reason: str) -> Problem | None:
 
 # -- writing -----------------------------------------------------------------------------------------------------
 
-_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def toml_string(text: str) -> str:
-    """``text`` as a TOML basic string that :mod:`tomllib` reads back exactly.
-
-    Quotes, backslashes and every character that is not printable (control characters, line and paragraph
-    separators, non-breaking and zero-width spaces, unassigned code points) are escaped, so each string stays on
-    its line and is visible in a diff; other non-ASCII characters are written as they are (UTF-8).
-    """
-    out = ['"']
-    for char in text:
-        escape = _SHORT_ESCAPES.get(char)
-        if escape is not None:
-            out.append(escape)
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(f"\\U{ord(char):08X}")
-    out.append('"')
-    return "".join(out)
-
 
 def _array(key: str, values: Iterable[str]) -> list[str]:
     items = [f"    {toml_string(value)}," for value in values]
@@ -423,10 +403,9 @@ def read_lock(path: Path) -> Lock:
     except OSError as exc:
         raise LockError(f"{path}: can't read the lock file ({exc.strerror or exc})") from None
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise LockError(f"{path}:{line}: not UTF-8 text, so not a lock file") from None
+        text = decode(data)
+    except NotUtf8 as exc:
+        raise LockError(f"{path}:{exc.line}: not UTF-8 text, so not a lock file") from None
     return loads(text, source=str(path))
 
 
@@ -449,40 +428,34 @@ def loads(text: str, source: str = "<lock>") -> Lock:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(source, text, exc) from None
+        syntax = syntax_problem(exc)
+        last = len(text.rstrip().split("\n"))  # where the parser ran into the end: the last line that is not blank
+        raise LockError(
+            f"{source}:{syntax.line or last}: not valid TOML: {syntax.problem} ({syntax.position})"
+        ) from None
     try:
         return _from_document(document)
     except _Invalid as exc:
-        line = _Locator(text).line(exc.where)
+        line = KeyLines(text).line_of(_key(document, exc.where))
         raise LockError(f"{source}:{line}: {exc.message}" if line else f"{source}: {exc.message}") from None
 
 
-def _syntax_error(source: str, text: str, exc: tomllib.TOMLDecodeError) -> LockError:
-    message = str(exc)
-    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
-    if found:
-        return LockError(f"{source}:{found[1]}: not valid TOML: {message[: found.start()]} (column {found[2]})")
-    message = message.replace(" (at end of document)", "")
-    last = len(text.rstrip().split("\n"))  # the parser stopped at the end: report the last line
-    return LockError(f"{source}:{last}: not valid TOML: {message} (at the end of the file)")
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime | date | time):
-        return "a date/time"
-    return type(value).__name__
+def _key(document: Mapping[str, Any], where: Where) -> Key:
+    """``where`` as a key path of ``document``: an array element named by its value (and occurrence) by its index."""
+    key: list[str | int] = []
+    value: Any = document
+    for position, part in enumerate(where):
+        if isinstance(value, list) and isinstance(part, str):  # an element, named by its value: the last part
+            nth = where[position + 1] if position + 1 < len(where) else 1
+            found = [index for index, item in enumerate(value) if item == part]
+            occurrence = nth if isinstance(nth, int) else 1
+            return (*key, found[occurrence - 1]) if len(found) >= occurrence else tuple(key)
+        key.append(part)
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):  # not in the document: the key path so far is the best there is
+            value = None
+    return tuple(key)
 
 
 def _unknown_keys(table: Mapping[str, Any], known: Iterable[str], what: str, where: Where) -> None:
@@ -501,16 +474,16 @@ def _required(table: Mapping[str, Any], key: str, what: str, where: Where) -> An
 
 def _string(value: object, what: str, where: Where) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"{what} must be a string, not {_kind(value)}", where)
+        raise _Invalid(f"{what} must be a string, not {kind(value)}", where)
     return value
 
 
 def _strings(value: object, what: str, where: Where) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise _Invalid(f"{what} must be an array of paths, not {_kind(value)}", where)
+        raise _Invalid(f"{what} must be an array of paths, not {kind(value)}", where)
     for item in value:
         if not isinstance(item, str):
-            raise _Invalid(f"{what} must be an array of paths; it holds {_kind(item)}", where)
+            raise _Invalid(f"{what} must be an array of paths; it holds {kind(item)}", where)
     return tuple(value)
 
 
@@ -519,7 +492,7 @@ def _from_document(document: dict[str, Any]) -> Lock:
         raise _Invalid("not a slimwheel lock: no 'format' key")
     lock_format = document["format"]
     if type(lock_format) is not int:
-        raise _Invalid(f"'format' must be an integer, not {_kind(lock_format)}", ("format",))
+        raise _Invalid(f"'format' must be an integer, not {kind(lock_format)}", ("format",))
     if lock_format > LOCK_FORMAT:
         raise _Invalid(
             f"written by a newer slimwheel (lock format {lock_format}; this slimwheel reads format {LOCK_FORMAT}):"
@@ -536,7 +509,7 @@ def _from_document(document: dict[str, Any]) -> Lock:
 
     wheel_table = _required(document, "wheel", "the lock", ())
     if not isinstance(wheel_table, dict):
-        raise _Invalid(f"'wheel' must be a table, not {_kind(wheel_table)}", ("wheel",))
+        raise _Invalid(f"'wheel' must be a table, not {kind(wheel_table)}", ("wheel",))
     _unknown_keys(wheel_table, _WHEEL_KEYS, "[wheel]", ("wheel",))
     wheel_fields = [
         _string(_required(wheel_table, key, "[wheel]", ("wheel",)), f"wheel {key}", ("wheel", key))
@@ -549,12 +522,10 @@ def _from_document(document: dict[str, Any]) -> Lock:
 
     removed_table = _required(document, "removed", "the lock", ())
     if not isinstance(removed_table, dict):
-        raise _Invalid(f"'removed' must be a table of path = reason, not {_kind(removed_table)}", ("removed",))
+        raise _Invalid(f"'removed' must be a table of path = reason, not {kind(removed_table)}", ("removed",))
     for path, reason in removed_table.items():
         if not isinstance(reason, str):
-            raise _Invalid(
-                f"'removed' must be a table of path = reason; {path!r} is {_kind(reason)}", ("removed", path)
-            )
+            raise _Invalid(f"'removed' must be a table of path = reason; {path!r} is {kind(reason)}", ("removed", path))
 
     stub_tables = document.get("stub", [])
     if not isinstance(stub_tables, list) or not all(isinstance(item, dict) for item in stub_tables):
@@ -570,7 +541,7 @@ def _from_document(document: dict[str, Any]) -> Lock:
 
     files = _required(document, "files", "the lock", ())
     if not isinstance(files, dict):
-        raise _Invalid(f"'files' must be a table, not {_kind(files)}", ("files",))
+        raise _Invalid(f"'files' must be a table, not {kind(files)}", ("files",))
     _unknown_keys(files, _FILES_KEYS, "[files]", ("files",))
     stripped = _strings(_required(files, "stripped", "[files]", ("files",)), "'stripped'", ("files", "stripped"))
     kept = _strings(_required(files, "kept", "[files]", ("files",)), "'kept'", ("files", "kept"))
@@ -582,331 +553,58 @@ def _from_document(document: dict[str, Any]) -> Lock:
     return Lock(wheel, check, removed_table, tuple(stubs), stripped, kept, created_by)
 
 
-class _Locator:
-    """Finds the line of a key, or of an element of an array, in lock text (tomllib reports no lines for values).
-
-    Works line by line on the layout :func:`dumps` writes and on ordinary hand edits of it; when it can't find the
-    exact line it falls back to the enclosing table's header, and to no line at all.
-    """
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(#.*)?$")
-
-    def __init__(self, text: str) -> None:
-        self.lines = [line.rstrip("\r") for line in text.split("\n")]
-        # (table name, header line number or 0, first line index, end line index)
-        self.sections: list[tuple[str, int, int, int]] = []
-        start, name, header = 0, "", 0
-        for index, line in enumerate(self.lines):
-            found = self._HEADER.match(line)
-            if found:
-                self.sections.append((name, header, start, index))
-                start, name, header = index + 1, found[2], index + 1
-        self.sections.append((name, header, start, len(self.lines)))
-
-    def line(self, where: Where) -> int | None:
-        if not where:
-            return None
-        head, rest = where[0], where[1:]
-        if head == "stub" and rest and isinstance(rest[0], int):
-            stub_sections = [section for section in self.sections if section[0] == "stub"]
-            if rest[0] >= len(stub_sections):
-                return None
-            section, rest = stub_sections[rest[0]], rest[1:]
-        else:
-            tables = [section for section in self.sections if section[0] == head]
-            if not tables:  # a top-level key (or a table written inline): look in the top-level section
-                return self._within(self.sections[0], where)
-            section = tables[0]
-        return self._within(section, rest) or section[1] or None
-
-    def _within(self, section: tuple[str, int, int, int], rest: Where) -> int | None:
-        if not rest:
-            return None
-        _name, _header, start, end = section
-        key_index = next((i for i in range(start, end) if self._key(self.lines[i]) == rest[0]), None)
-        if key_index is None:
-            return None
-        if len(rest) > 1:
-            element = rest[1]
-            occurrence = rest[2] if len(rest) > 2 and isinstance(rest[2], int) else 1
-            for i in range(key_index, end):
-                line = self.lines[i]
-                part = line.split("=", 1)[1] if i == key_index and "=" in line else line
-                part = part.strip().removeprefix("[") if i == key_index else part.strip()
-                part = part.removesuffix("]")
-                try:
-                    values = tomllib.loads(f"x = [\n{part}\n]")["x"]
-                except tomllib.TOMLDecodeError:
-                    continue
-                occurrence -= values.count(element)
-                if occurrence <= 0:
-                    return i + 1
-        return key_index + 1
-
-    @staticmethod
-    def _key(line: str) -> str | None:
-        stripped = line.strip()
-        if not stripped or stripped.startswith(("#", "[")):
-            return None
-        for position, char in enumerate(line):
-            if char != "=":
-                continue
-            try:
-                parsed = tomllib.loads(line[:position] + "= 0")
-            except tomllib.TOMLDecodeError:
-                continue
-            if len(parsed) == 1:
-                return next(iter(parsed))
-        return None
+# ---- which lock file goes with which wheel ----------------------------------------------------------------
 
 
-# -- mapping a lock onto another build of the same version ----------------------------------------------------
-
-# Extension-module ABI tags: "cpython-311-x86_64-linux-gnu", "cpython-311-darwin", "cp311-win_amd64", "abi3",
-# "pypy310-pp73-x86_64-linux-gnu", "cpython-313t-...", "graalpy311-...".
-_EXT_TAG = re.compile(r"(?:abi\d+|cpython-\d+[a-z]*(?:-\w+)*|cp\d+[a-z]*(?:-\w+)*|(?:pypy|graalpy)\d*[a-z]*(?:-\w+)*)")
-_SHARED_SUFFIX = re.compile(r"(?:\.so(?:\.\d+)*|(?:\.\d+)*\.dylib|\.dll)$")
-_STATIC_SUFFIX = re.compile(r"(?:\.dll\.a|\.a|\.lib)$")
-_HASH_SUFFIX = re.compile(r"-(?:[0-9a-f]{8}|[0-9a-f]{32})$")  # auditwheel (8 hex digits), delvewheel (32)
-_MINGW_VERSION = re.compile(r"-\d+$")  # libgfortran-5.dll
-_PYC = re.compile(r"^([^.]+)\.[^.]+((?:\.opt-\d+)?)\.pyc$")
-
-
-def _library_name(name: str, *, dll: bool) -> str:
-    """The platform-independent name of a shared or static library file name without its suffix."""
-    name = name.lower()
-    while True:
-        shorter = _HASH_SUFFIX.sub("", name)
-        if shorter == name or not shorter:
-            break
-        name = shorter
-    if dll:
-        name = _MINGW_VERSION.sub("", name) or name
-    if name.startswith("lib") and len(name) > 3:
-        name = name[3:]
-    return name
+def lock_paths_for(wheels: Sequence[Path], target: str | Path) -> list[Path]:
+    """Where ``--save-lock PATH`` writes each wheel's lock: PATH itself for one wheel (unless it is a directory or
+    ends with a slash), else ``PATH/<project>.lock``; ``-`` (standard output) takes one wheel."""
+    text = os.fspath(target)
+    if text == "-":
+        if len(wheels) != 1:
+            raise UsageError("--save-lock -: standard output takes the lock of one wheel; give a directory")
+        return [Path(text)]
+    directory = Path(text).is_dir() or text.endswith(("/", os.sep))
+    if len(wheels) == 1 and not directory:
+        return [Path(text)]
+    names = [_project(w) for w in wheels]
+    if len(set(names)) != len(names):
+        raise UsageError("--save-lock: two wheels of the same project; shrink them separately")
+    return [Path(text) / f"{name}.lock" for name in names]
 
 
-def _native(name: str) -> tuple[str, str] | None:
-    """(kind, key) for the file name of an extension module or a library outside a vendored folder, else None."""
-    lower = name.lower()
-    if lower.endswith(".pyd"):
-        return "ext", name.split(".", 1)[0]
-    if lower.endswith(".so"):
-        base = name[: -len(".so")]
-        stem, dot, tag = base.partition(".")
-        if dot and _EXT_TAG.fullmatch(tag.lower()):
-            return "ext", stem
-        if not dot and not lower.startswith("lib"):
-            return "ext", stem  # a tagless extension module: onnxruntime_pybind11_state.so
-    shared = _SHARED_SUFFIX.search(lower)
-    if shared:
-        return "lib", _library_name(lower[: shared.start()], dll=shared[0] == ".dll")
-    static = _STATIC_SUFFIX.search(lower)
-    if static:
-        stem, dot, tag = lower[: static.start()].partition(".")
-        if dot and not _EXT_TAG.fullmatch(tag):
-            stem = f"{stem}.{tag}"
-        return "static", _library_name(stem, dll=False)
-    return None
+def locks_for_wheels(wheels: Sequence[Path], sources: Sequence[Path]) -> list[tuple[Lock, Path]]:
+    """The lock for each wheel among ``sources`` (files, or directories of ``*.lock``), matched by project name;
+    with several locks for one project, the one learned on the same platform tag."""
+    found: list[tuple[Lock, Path]] = []
+    for source in sources:
+        files = sorted(source.glob("*.lock")) if source.is_dir() else [source]
+        found += [(read_lock(f), f) for f in files]
+    chosen: list[tuple[Lock, Path]] = []
+    for wheel in wheels:
+        name, version = _wheel_name(wheel)
+        matching = [(lock, f) for lock, f in found if lock.wheel.name == name]
+        if len(matching) > 1:  # prefer the same version, then the same platform tag
+            matching = [(lock, f) for lock, f in matching if lock.wheel.version == version] or matching
+        if len(matching) > 1:
+            tag = wheel.name.removesuffix(".whl").split("-")[-3:]
+            matching = [(lock, f) for lock, f in matching if lock.wheel.tag == "-".join(tag)] or matching
+        if not matching:
+            raise UsageError(f"no lock for {name} in {', '.join(map(str, sources))}")
+        if len(matching) > 1:
+            raise UsageError(f"several locks for {name}: {', '.join(str(f) for _, f in matching)}; pass one")
+        chosen.append(matching[0])
+    return chosen
 
 
-def _vendored_part(parts: list[str]) -> list[str] | None:
-    """The path inside a vendored-library folder (``numpy.libs/``, ``numpy/.libs/``, ``numpy/.dylibs/``)."""
-    if len(parts) >= 2 and parts[0].endswith(".libs") and len(parts[0]) > len(".libs"):
-        return parts[1:]
-    for index, part in enumerate(parts[:-1]):
-        if part in (".libs", ".dylibs") and index > 0:
-            return parts[index + 1 :]
-    return None
+def _project(wheel: Path) -> str:
+    return _wheel_name(wheel)[0]
 
 
-def path_signature(path: str) -> str:
-    """The key :func:`map_lock` matches paths by: equal for the builds of one file on different platforms.
-
-    A signature is ``<kind>:<key>``:
-
-    - ``ext:<dir>/<module>``: an extension module, whatever its ABI tag: ``_mod.cpython-311-x86_64-linux-gnu.so``,
-      ``_mod.cpython-311-aarch64-linux-gnu.so``, ``_mod.cpython-311-darwin.so``, ``_mod.abi3.so``,
-      ``_mod.cp311-win_amd64.pyd``, ``_mod.cp311-win32.pyd``, ``_mod.pyd``, and a tagless ``_mod.so`` whose name
-      does not start with ``lib``. The module name keeps its case.
-    - ``vendored:<name>``: a file in a folder of vendored libraries, whichever tool made it: auditwheel's and
-      delvewheel's ``<dist>.libs/``, old delvewheel's and old auditwheel's ``<package>/.libs/``, delocate's
-      ``<package>/.dylibs/`` (the folder itself is not part of the key). Library names are normalized as below.
-    - ``lib:<dir>/<name>``: a shared library elsewhere (``.so``, ``.so.N.M``, ``.dylib``, ``.N.dylib``, ``.dll``;
-      a tagless ``.so`` starting with ``lib``), e.g. ``onnxruntime/capi/libonnxruntime.so.1.31.1`` and
-      ``onnxruntime/capi/onnxruntime.dll`` are both ``lib:onnxruntime/capi/onnxruntime``.
-    - ``static:<dir>/<name>``: a static or import library (``.a``, ``.lib``, ``.dll.a``):
-      ``numpy/_core/lib/libnpymath.a`` and ``numpy/_core/lib/npymath.lib``; an ABI tag is dropped
-      (``_umath_tests.cp311-win_amd64.lib``).
-    - ``script:<data dir>/scripts/<name>``: a script, without a ``.exe`` suffix (``f2py.exe`` and ``f2py``).
-    - ``bytecode:<dir>/__pycache__/<module>[.opt-N]``: a ``.pyc`` file, whatever its interpreter tag.
-    - ``file:<path>``: anything else, unchanged (pure Python, data, headers, ``.dist-info`` files).
-
-    Library names are lowercased (Windows file names are case-insensitive); lose their suffix with any version
-    (``.so.5.0.0``, ``.5.dylib``, ``.dll``), the hash suffixes auditwheel and delvewheel add (``-ff651d7f``,
-    ``-860d95b1c38e637ce4509f5fa24fbf2a``, also two in a row: ``libgfortran-040039e1-0352e75f.so.5.0.0``), a
-    MinGW version of a ``.dll`` (``libgfortran-5.dll``) and the ``lib`` prefix: ``libscipy_openblas64_-ff651d7f.so``
-    and ``libscipy_openblas64_-860d95b1c38e637ce4509f5fa24fbf2a.dll`` are both ``vendored:scipy_openblas64_``.
-    The first component of a path under ``<name>-<version>.dist-info`` or ``.data`` has its name canonicalized.
-    """
-    parts = path.split("/")
-    first = parts[0]
-    for suffix in (".dist-info", ".data"):
-        if len(parts) > 1 and first.endswith(suffix):
-            name, dash, version = first[: -len(suffix)].rpartition("-")
-            if dash:
-                parts[0] = f"{canonicalize_name(name)}-{version}{suffix}"
-    if len(parts) == 3 and parts[0].endswith(".data") and parts[1] == "scripts":
-        script = parts[2][: -len(".exe")] if parts[2].lower().endswith(".exe") else parts[2]
-        return f"script:{parts[0]}/scripts/{script}"
-    vendored = _vendored_part(parts)
-    if vendored is not None:
-        name = vendored[-1].lower()
-        shared = _SHARED_SUFFIX.search(name)
-        if shared:
-            name = _library_name(name[: shared.start()], dll=shared[0] == ".dll")
-        return "vendored:" + "/".join([*(part.lower() for part in vendored[:-1]), name])
-    directory = "/".join(parts[:-1])
-    prefix = directory + "/" if directory else ""
-    native = _native(parts[-1])
-    if native is not None:
-        return f"{native[0]}:{prefix}{native[1]}"
-    if len(parts) > 1 and parts[-2] == "__pycache__":
-        pyc = _PYC.match(parts[-1])
-        if pyc:
-            return f"bytecode:{prefix}{pyc[1]}{pyc[2]}"
-    return "file:" + "/".join(parts)
-
-
-@dataclass(frozen=True)
-class MappedLock:
-    """A lock's decisions carried over to a target wheel's paths by :func:`map_lock`.
-
-    Every target path the lock does not remove, stub out or strip is kept: the ones the lock also kept, the
-    ``unknown`` ones, and the ``ambiguous`` ones. Nothing is guessed: a lock path whose counterpart is missing or
-    not unique is listed in ``unmapped`` (or ``unmapped_stripped``) and its counterpart, if any, is kept.
-    """
-
-    removed: dict[str, str]  # target path -> reason
-    stubs: tuple[StubRecord, ...]  # with target paths
-    stripped: frozenset[str]  # target paths to strip
-    unmapped: tuple[str, ...]  # lock paths removed or stub-replaced with no unique counterpart in the target
-    unknown: tuple[str, ...]  # target paths matching nothing in the lock: kept
-    mapped: int  # removals (stub-replaced files included) carried over
-    total: int  # removals (stub-replaced files included) in the lock
-    notes: tuple[str, ...] = ()  # one-line remarks: another build of the same tag, another platform, ...
-    ambiguous: tuple[str, ...] = ()  # target paths kept because their signature is shared (see path_signature)
-    unmapped_stripped: tuple[str, ...] = ()  # lock paths stripped with no unique counterpart: left unstripped
-    counterparts: dict[str, str] = field(default_factory=dict)  # lock path -> target path, for every mapped one
-
-    @property
-    def coverage(self) -> float:
-        return self.mapped / self.total if self.total else 1.0
-
-
-def map_lock(lock: Lock, target: WheelIdentity, target_paths: Iterable[str]) -> MappedLock:
-    """Carry ``lock`` over to the wheel ``target`` with the archive paths ``target_paths``.
-
-    The target must be the same project and version (:class:`LockError` otherwise); its tag may differ. Paths
-    present in both wheels map to themselves; the others are matched by :func:`path_signature` when exactly one
-    lock path and exactly one target path have that signature. Directory entries (``.../``) are ignored.
-    """
-    learned = lock.wheel
-    if learned.name != target.name or Version(learned.version) != Version(target.version):
-        raise LockError(
-            f"the lock was learned on {learned.name} {learned.version} ({learned.filename}) and can't be applied to"
-            f" {target.name} {target.version} ({target.filename}): a lock only carries over to the same project"
-            " version"
-        )
-    notes: list[str] = []
-    if learned.tag == target.tag and learned.sha256 != target.sha256:
-        notes.append(
-            f"{target.filename} is not the file the lock was learned on (sha256 {target.sha256[:12]}... instead of"
-            f" {learned.sha256[:12]}...): same tag, another build; paths mapped by signature"
-        )
-    elif learned.tag != target.tag:
-        notes.append(f"the lock was learned on {learned.tag}; mapped onto {target.tag} by path signature")
-
-    # Every lock path with its decision: "removed", "stub", "stripped" or "kept".
-    decision: dict[str, str] = dict.fromkeys(lock.kept, "kept")
-    decision.update(dict.fromkeys(lock.stripped, "stripped"))
-    decision.update(dict.fromkeys(lock.removed, "removed"))
-    for stub in lock.stubs:
-        decision.update(dict.fromkeys(stub.replaces, "stub"))
-
-    targets = sorted({path for path in target_paths if not path.endswith("/")})
-    target_set = set(targets)
-    counterpart = {path: path for path in decision if path in target_set}
-    matched = set(counterpart.values())
-
-    lock_by_signature: dict[str, list[str]] = defaultdict(list)
-    for path in decision:
-        lock_by_signature[path_signature(path)].append(path)
-    target_by_signature: dict[str, list[str]] = defaultdict(list)
-    for path in targets:
-        target_by_signature[path_signature(path)].append(path)
-
-    ambiguous_signatures: set[str] = set()
-    for signature, lock_paths in lock_by_signature.items():
-        target_group = target_by_signature.get(signature, [])
-        if len(lock_paths) > 1 or len(target_group) > 1:
-            ambiguous_signatures.add(signature)
-        elif target_group and lock_paths[0] not in counterpart and target_group[0] not in matched:
-            counterpart[lock_paths[0]] = target_group[0]
-            matched.add(target_group[0])
-
-    unknown: list[str] = []
-    ambiguous: list[str] = []
-    for path in targets:
-        if path in matched:
-            continue
-        signature = path_signature(path)
-        if signature not in lock_by_signature:
-            unknown.append(path)
-        elif any(decision[lock_path] != "kept" for lock_path in lock_by_signature[signature]):
-            ambiguous.append(path)  # (a signature shared by several paths: a unique pair was matched above)
-
-    removed: dict[str, str] = {}
-    unmapped: list[str] = []
-    mapped = 0
-    for path, reason in lock.removed.items():
-        if path in counterpart:
-            removed[counterpart[path]] = reason
-            mapped += 1
-        else:
-            unmapped.append(path)
-    stubs: list[StubRecord] = []
-    for stub in lock.stubs:
-        replaces = [counterpart[path] for path in stub.replaces if path in counterpart]
-        if stub.stub_path in stub.replaces:  # the stub takes the place of a file: the target must have it too
-            usable = stub.stub_path in counterpart
-            stub_path = counterpart.get(stub.stub_path, stub.stub_path)
-        else:  # a new file: it must not overwrite a target file the lock did not decide about
-            usable = stub.stub_path not in target_set
-            stub_path = stub.stub_path
-        if not replaces or not usable:
-            unmapped.extend(stub.replaces)  # keep the module whole
-            for path in stub.replaces:
-                counterpart.pop(path, None)
-            continue
-        stubs.append(StubRecord(stub.module, stub_path, tuple(replaces)))
-        unmapped.extend(path for path in stub.replaces if path not in counterpart)
-        mapped += len(replaces)
-    stripped = frozenset(counterpart[path] for path in lock.stripped if path in counterpart)
-    unmapped_stripped = tuple(sorted(path for path in lock.stripped if path not in counterpart))
-    carried = {path: counterpart[path] for path in sorted(counterpart) if decision[path] != "kept"}
-    total = len(lock.removed) + sum(len(stub.replaces) for stub in lock.stubs)
-    return MappedLock(
-        removed=dict(sorted(removed.items())),
-        stubs=tuple(stubs),
-        stripped=stripped,
-        unmapped=tuple(sorted(unmapped)),
-        unknown=tuple(unknown),
-        mapped=mapped,
-        total=total,
-        notes=tuple(notes),
-        ambiguous=tuple(ambiguous),
-        unmapped_stripped=unmapped_stripped,
-        counterparts=carried,
-    )
+def _wheel_name(wheel: Path) -> tuple[str, str]:
+    """Project and version of a wheel's file name."""
+    try:
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as exc:
+        raise BadWheel(str(wheel), f"not a wheel file name: {exc}") from None
+    return str(name), str(version)

@@ -23,17 +23,15 @@ from slimwheel.lock import (
     LOCK_FORMAT,
     Lock,
     LockError,
-    MappedLock,
     StubRecord,
     WheelIdentity,
     dumps,
     loads,
-    map_lock,
-    path_signature,
     read_lock,
-    toml_string,
     write_lock,
 )
+from slimwheel.lockmap import MappedLock, map_lock, path_signature
+from slimwheel.tomlfile import toml_string
 
 SHA = "0123456789abcdef" * 4
 OTHER_SHA = "fedcba9876543210" * 4
