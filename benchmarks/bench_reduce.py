@@ -4,7 +4,7 @@ Each shape is a tree of weighted items with a hidden "needed" set; the oracle pa
 (monotone, deterministic, instant), so the only cost measured is the number of oracle runs. Columns:
 
 * ``one-at-a-time``: try removing each item in turn, heaviest first (the naive loop; = number of items + 1);
-* ``classic ddmin``: Zeller & Hildebrandt's ddmin on the flat item list (``slimwheel.reduce.classic_ddmin``);
+* ``classic ddmin``: Zeller & Hildebrandt's ddmin on the flat item list (``tests/classic_ddmin.py``);
 * ``ddmin ∇-only``: the same without the "keep one chunk" tests (complements only, as in the Debugging Book);
 * ``hierarchical``: ``Reducer.reduce_hierarchical`` (levels of the tree, probabilistic DD inside each level);
 * ``hier + certify``: the same followed by ``Reducer.certify`` (1-minimal item by item), total runs;
@@ -31,8 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from slimwheel.reduce import Reducer, classic_ddmin
+from classic_ddmin import classic_ddmin  # tests/classic_ddmin.py: the comparison baseline
+
+from slimwheel.reduce import Reducer
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ numpy 2.4.6 manylinux with a check that uses ``linalg`` (solve, eigvalsh, det) a
    hard-linked tree and a real check run per candidate), ``jobs=1`` so every run is on the decision path and runs
    can be compared: the blind hierarchical reduction, then ``certify`` on its result (1-minimal); one-at-a-time
    deletion (``Reducer.certify`` from the full set: try removing each item once, heaviest first); classic ddmin
-   (``slimwheel.reduce.classic_ddmin``). Each strategy gets a fresh oracle cache. One-at-a-time and ddmin can be
+   (``tests/classic_ddmin.py``). Each strategy gets a fresh oracle cache. One-at-a-time and ddmin can be
    capped (``--one-max-runs``, ``--ddmin-max-runs``); a capped strategy is **extrapolated** by replaying it
    against a model oracle (passes iff the candidate contains the 1-minimal set found above) — the report shows
    how many of the real runs the model predicted correctly, and labels every extrapolated figure.
@@ -59,14 +59,18 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
 import wheelcache  # noqa: E402  (tests/wheelcache.py: pinned real wheels, downloaded once)
+from classic_ddmin import classic_ddmin  # noqa: E402  (tests/classic_ddmin.py: the comparison baseline)
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 from smoke_checks import NUMPY_CHECK, ONNX_CHECK, build_model  # noqa: E402  (tests/smoke_checks.py)
 
-from slimwheel.reduce import Budget, Reducer, classic_ddmin  # noqa: E402
-from slimwheel.sandbox import Check, Environment, Sandbox  # noqa: E402
-from slimwheel.shrink import ShrinkOptions, prepare  # noqa: E402
-from slimwheel.trace import item_key  # noqa: E402
-from slimwheel.trial import Trial, TrialOptions, package_inits  # noqa: E402
+from slimwheel.check import Check  # noqa: E402
+from slimwheel.imports import package_inits  # noqa: E402
+from slimwheel.learn import Items  # noqa: E402
+from slimwheel.options import ShrinkOptions  # noqa: E402
+from slimwheel.prepared import prepare  # noqa: E402
+from slimwheel.reduce import Budget, Reducer  # noqa: E402
+from slimwheel.sandbox import Environment, Sandbox  # noqa: E402
+from slimwheel.trial import Trial, TrialOptions  # noqa: E402
 
 MB = 1_000_000
 SECTIONS = ("numpy-configs", "strategies", "cycles", "onnxruntime")
@@ -221,16 +225,16 @@ class Session:
 
 @contextlib.contextmanager
 def session(wheel: Path, check: Path, cache: Path, work: Path) -> Iterator[Session]:
-    """What :func:`slimwheel.shrink.shrink_with_check` sets up for one wheel: rules + strip, items, env, sandbox."""
+    """What :func:`slimwheel.learn.learn` sets up for one wheel: rules + strip, items, env, sandbox."""
     p = prepare(wheel, None, ShrinkOptions())
-    record = f"{p.wheel.dist_info}/RECORD"
-    entries = [e for e in p.entries if e.path != record]
-    items = {item_key(*p.wheel.location(e.path)): e.data for e in entries}
-    modes = {item_key(*p.wheel.location(e.path)): e.mode for e in entries}
-    required = frozenset(item_key(*p.wheel.location(e.path)) for e in entries if p.wheel.is_metadata(e.path))
+    try:
+        laid_out = Items.of([p])  # the items the trial sees: dist-info and licence files required
+    finally:
+        p.close()
+    items, required = laid_out.data, frozenset(laid_out.required)
     env = Environment.create(cache / "envs")
     sandbox = Sandbox(env, work / "sandbox")
-    sandbox.stage(items, modes)
+    sandbox.stage(items, laid_out.modes)
     s = Session(sandbox, items, required, Check.script(check), work)
     base = s.trial("baseline")
     base.baseline()  # passes with everything, fails with nothing; sets the timeout as the trial would

@@ -8,10 +8,16 @@ after rules and stripping), each check's command and the contents of the files i
 ``--prune``/``--keep`` patterns and the strip level. Change any of them and ``--resume`` finds no journal: it
 never reuses a verdict that another check, interpreter or set of bytes gave.
 
+A :class:`Journal` is also the trial's only store of verdicts while it runs: the ones loaded on ``--resume`` and
+every one recorded since, looked up by candidate key. The trial hands it to its reducer as the reducer's cache
+(:class:`slimwheel.ledger.VerdictCache`), so a candidate known to the journal is never run again, and looks stub
+sets up in it the same way. Every line is written when its run ends, in the order runs end.
+
 Journals are pruned when a trial starts (:func:`prune_journals`): those not written for :data:`MAX_AGE`
 seconds, then the oldest until the rest fit in :data:`MAX_BYTES`; the journal being used is never pruned.
 
-This module knows nothing about zips, wheels, checks or processes: callers describe their inputs as strings.
+This module knows nothing about zips, wheels, checks, processes or how candidates are searched: callers describe
+their inputs as strings, and candidates by key.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,22 +74,29 @@ def journal_path(cache_dir: Path, key: str) -> Path:
 
 
 class Journal:
-    """One trial's journal file. :meth:`record` is not thread-safe: the caller serialises it."""
+    """One trial's journal file and the verdicts it holds (candidate key → passed). Thread-safe."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._verdicts: dict[str, bool] = {}
+        self._lock = threading.Lock()
 
-    def start(self, *, resume: bool) -> dict[str, bool]:
-        """Prune the other journals; then the verdicts recorded so far (``resume``), or an empty journal."""
+    def start(self, *, resume: bool) -> int:
+        """Prune the other journals; then hold the verdicts recorded so far (``resume``), or start an empty journal.
+        Returns how many verdicts it holds."""
         prune_journals(self.path.parent, keep=(self.path,))
         if resume:
-            return self.load()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("")
-        return {}
+            verdicts = self.load()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+            verdicts = {}
+        with self._lock:
+            self._verdicts = verdicts
+        return len(verdicts)
 
     def load(self) -> dict[str, bool]:
-        """Candidate key → passed, for every complete line (a line cut by a crash is ignored)."""
+        """Candidate key → passed, for every complete line of the file (a line cut by a crash is ignored)."""
         verdicts: dict[str, bool] = {}
         try:
             text = self.path.read_text()
@@ -96,10 +110,24 @@ class Journal:
                 continue
         return verdicts
 
+    def get(self, key: str) -> bool | None:
+        """The verdict held for a candidate key, if any."""
+        with self._lock:
+            return self._verdicts.get(key)
+
     def record(self, key: str, passed: bool, phase: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as fh:
-            fh.write(json.dumps({"key": key, "passed": passed, "phase": phase}) + "\n")
+        """A check run's verdict: held, and appended to the file as one line."""
+        with self._lock:
+            self._verdicts[key] = passed
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as fh:
+                fh.write(json.dumps({"key": key, "passed": passed, "phase": phase}) + "\n")
+
+    def __setitem__(self, key: str, passed: bool) -> None:
+        """Hold a verdict without writing it: a reducer's cache write, of a verdict its oracle already recorded
+        (with the phase, which only the oracle knows)."""
+        with self._lock:
+            self._verdicts[key] = passed
 
 
 def prune_journals(

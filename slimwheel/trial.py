@@ -17,8 +17,13 @@ The package ``__init__.py`` of every directory that keeps a file is always kept 
 package into a namespace package and "pass" by accident). The ``required`` items (every ``*.dist-info`` file and
 every licence or notice file, as the caller decides) are in every candidate tree and never replaced by a stub. A
 shared library that is not an extension module (:func:`slimwheel.stubs.is_extension_module`) is never stubbed.
-The search itself is :class:`slimwheel.reduce.Reducer`, which knows nothing about files; this module turns
-item sets into candidate trees (:class:`slimwheel.sandbox.Sandbox`) and check runs into its oracle.
+
+Every verdict on a candidate lives in the journal (:class:`slimwheel.journal.Journal`), keyed by the files it
+really holds (:meth:`Trial.files_for`) and its stubs: no candidate is checked twice, ``--resume`` reuses them all,
+and as the reducer's cache it makes ``--max-runs`` count check runs. The searches (:mod:`slimwheel.reduce`,
+:mod:`slimwheel.grouptest`) know nothing about files; this module turns their item sets into candidate trees
+(:class:`slimwheel.sandbox.Sandbox`) and check runs into their oracle. It must not know zip archives, wheel files,
+their metadata or the command line: it sees items (install keys and bytes) and checks.
 """
 
 from __future__ import annotations
@@ -31,14 +36,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .check import Check
 from .errors import SlimwheelError
+from .eta import Estimate
 from .grouptest import GroupTest
-from .imports import ImportGraph
+from .imports import ImportGraph, package_inits
 from .journal import Journal
 from .reduce import Budget, Reducer, candidate_key, expansions
-from .sandbox import Check, RunResult, Sandbox
+from .sandbox import RunResult, Sandbox
 from .stubs import StubCandidate, blocked_candidates, not_extension_modules, stub_candidates
 from .trace import path_key
+from .traced import TracedRun
 
 # A path inside a candidate tree as a traceback prints it (…/trees/12/site/pkg/data/x.txt) and a missing module.
 _TREE_PATH = re.compile(r"/trees/\d+/((?:site|bin|data|headers)/[^\s'\"\],:]+)")
@@ -101,22 +109,10 @@ class TrialResult:
         return sum(self.runs.values())
 
 
-def package_inits(kept: Iterable[str], items: Iterable[str]) -> set[str]:
-    """The ``__init__.py`` items of every directory that holds a kept item (so no package turns namespace)."""
-    available = set(items)
-    needed: set[str] = set()
-    for key in kept:
-        parent = PurePosixPath(key).parent
-        while str(parent) not in (".", ""):
-            init = f"{parent}/__init__.py"
-            if init in available:
-                needed.add(init)
-            parent = parent.parent
-    return needed
-
-
 class Trial:
-    """One trial-deletion session over the staged items of one or more wheels."""
+    """One trial-deletion session over the staged items of one or more wheels: :meth:`run` goes through the phases
+    (:meth:`baseline`; :meth:`traced_start` for trace, verify and repair; reduce and certify by the reducer;
+    :meth:`try_stubs`; :meth:`confirm`), and :meth:`evaluate` is the check run they share, as the searches' oracle."""
 
     def __init__(
         self,
@@ -144,36 +140,26 @@ class Trial:
         self.expected: dict[str, str] = {}
         self._lock = threading.Lock()
         self.notes: list[str] = []
-        self._journal = Journal(journal)
-        self._cache: dict[str, bool] = self._load_journal()
+        self._journal = Journal(journal)  # every verdict (loaded with --resume, and recorded since): the only cache
+        self._open_journal()
         self._kept_bytes = sum(self.weights.values())
         self._failures: dict[str, str] = {}  # candidate key → what its failing run printed
-        self._reducer: Reducer | GroupTest | None = None  # the search running now, for the ETA
+        self._estimate = Estimate(options)
         self._imports: ImportGraph | None = None  # built before blind reduction starts (in this thread: ast.parse
         # from several threads at once trips CPython 3.11's "AST constructor recursion depth mismatch")
-        self._run_seconds: list[float] = []  # wall time of each check run, for the ETA
-        self.calls: frozenset[tuple[str, str]] | None = None  # (callee, caller) item keys, from the traced run
-        self.touched: frozenset[str] = frozenset()  # item keys the traced run touched
-        self.accesses: frozenset[tuple[str, str]] = frozenset()  # (module, caller) item keys: attribute lookups
+        self.traced: TracedRun | None = None  # what the traced run showed, if it passed
 
-    # -- journal and cache ---------------------------------------------------------------------------------------
-
-    def _load_journal(self) -> dict[str, bool]:
-        """Prune old journals (:mod:`slimwheel.journal`); with ``resume``, the verdicts this journal holds (its
+    def _open_journal(self) -> None:
+        """Prune old journals (:mod:`slimwheel.journal`); with ``resume``, take the verdicts this journal holds (its
         name covers every input that can change a verdict), else start it empty."""
-        verdicts = self._journal.start(resume=self.options.resume)
-        if self.options.resume and verdicts:
-            plural = "s" if len(verdicts) != 1 else ""
-            self.notes.append(f"--resume: continuing from {len(verdicts)} check result{plural} in the journal")
+        held = self._journal.start(resume=self.options.resume)
+        if self.options.resume and held:
+            plural = "s" if held != 1 else ""
+            self.notes.append(f"--resume: continuing from {held} check result{plural} in the journal")
         elif self.options.resume:
             self.notes.append(
                 "--resume: no journal for these wheels, checks and options (one of them changed?); started afresh"
             )
-        return verdicts
-
-    def _journal_write(self, key: str, passed: bool, phase: str) -> None:
-        with self._lock:
-            self._journal.record(key, passed, phase)
 
     # -- running the check ---------------------------------------------------------------------------------------
 
@@ -185,6 +171,11 @@ class Trial:
         if self.phase == "reduce" and self._imports is not None:
             kept = set(self._imports.closure(kept))
         return frozenset(kept | package_inits(kept, self.items))
+
+    def candidate_key(self, kept: frozenset[str]) -> str:
+        """The journal key of the reducer's candidate ``kept``: that of the files it really holds, as
+        :meth:`evaluate` keys them (so the reducer finds in the journal what any earlier run decided)."""
+        return candidate_key(self.files_for(kept))
 
     def run_checks(
         self,
@@ -207,8 +198,7 @@ class Trial:
             return results
         finally:
             self.sandbox.discard(tree)
-            with self._lock:
-                self._run_seconds.append(time.monotonic() - started)
+            self._estimate.timed(time.monotonic() - started)
 
     def _passed(self, check: Check, result: RunResult) -> bool:
         if not result.passed:
@@ -217,33 +207,35 @@ class Trial:
             self.options.same_output and check.label in self.expected and result.stdout != self.expected[check.label]
         )
 
-    def evaluate(self, files: frozenset[str], stubs: tuple[StubCandidate, ...] = (), *, phase: str) -> bool:
-        """The oracle: does the check pass with exactly ``files`` (plus stubs)? Cached and journaled."""
-        key = candidate_key([*files, *(f"stub:{s.module}" for s in stubs)])
-        with self._lock:
-            known = self._cache.get(key)
-        if known is not None:
-            return known
-        overrides = {s.stub_key: s.source for s in stubs}
-        files = frozenset(files - {k for s in stubs for k in s.replaces} - set(overrides))
-        results = self.run_checks(files, overrides)
-        passed = len(results) == len(self.options.checks) and all(
+    def _verdict(self, results: list[RunResult]) -> bool:
+        """Whether every check ran and passed (with ``same_output``, printing what it printed in the baseline)."""
+        return len(results) == len(self.options.checks) and all(
             self._passed(c, r) for c, r in zip(self.options.checks, results, strict=False)
         )
+
+    def evaluate(self, files: frozenset[str], stubs: tuple[StubCandidate, ...] = (), *, phase: str) -> bool:
+        """The oracle: does the check pass with exactly ``files`` (plus stubs)? Looked up in the journal first;
+        a run's verdict is journaled."""
+        key = candidate_key([*files, *(f"stub:{s.module}" for s in stubs)])
+        known = self._journal.get(key)
+        if known is not None:
+            return known
+        files, overrides = _with_stubs(files, stubs)
+        results = self.run_checks(files, overrides)
+        passed = self._verdict(results)
+        self._journal.record(key, passed, phase)
         with self._lock:
-            self._cache[key] = passed
             if not passed:
                 self._failures[key] = "\n".join(r.stderr + "\n" + r.stdout for r in results)
             self.runs[phase] = self.runs.get(phase, 0) + 1
             if passed:
                 self._kept_bytes = min(self._kept_bytes, sum(self.weights.get(f, 0) for f in files))
-        self._journal_write(key, passed, phase)
         self._report(phase)
         return passed
 
     def _report(self, phase: str) -> None:
         if self.progress is not None:
-            eta, lower = self.eta(phase)
+            eta, lower = self._estimate.seconds_left(phase, self.runs)
             self.progress(
                 TrialEvent(
                     phase,
@@ -255,34 +247,6 @@ class Trial:
                     lower,
                 )
             )
-
-    def eta(self, phase: str) -> tuple[float | None, bool]:
-        """Seconds left, estimated from the runs the current search expects and the runs still fixed (baselines,
-        confirmations), at the median run time so far; and whether later phases may add runs it can't foresee."""
-        with self._lock:
-            durations = sorted(self._run_seconds[-20:])
-        if not durations:
-            return None, True
-        per_run = durations[len(durations) // 2]
-        options = self.options
-        order = ["baseline", "trace", "verify", "repair", "reduce", "certify", "stubs", "confirm"]
-        position = order.index(phase) if phase in order else 0
-        runs, lower = 0.0, False
-        if phase == "baseline":
-            runs += max(0, options.baseline_runs + 1 - self.runs.get("baseline", 0))
-            runs, lower = runs + (2 if options.trace else 0), True
-        reducer = self._reducer
-        estimate = reducer.remaining() if reducer is not None and phase not in ("baseline", "confirm") else None
-        if estimate is not None:
-            left, open_ended = estimate
-            runs += left / (options.jobs if phase == "certify" else 1)
-            lower = lower or open_ended
-        if options.minimal and position < order.index("certify"):
-            lower = True
-        if options.stubs and position < order.index("stubs"):
-            runs, lower = runs + 1, True
-        runs += max(0, options.confirm_runs - (self.runs.get("confirm", 0) if phase == "confirm" else 0))
-        return runs * per_run, lower
 
     def _count(self, phase: str) -> None:
         with self._lock:
@@ -299,7 +263,7 @@ class Trial:
             results = self.run_checks(everything)
             self._count("baseline")
             last = results[-1]
-            if not all(r.passed for r in results) or len(results) != len(self.options.checks):
+            if not self._all_passed(results):
                 check = self.options.checks[len(results) - 1]
                 what = "timed out" if last.timed_out else f"exited {last.returncode}"
                 tail = (last.stderr.strip().splitlines() or last.stdout.strip().splitlines() or ["(no output)"])[-1]
@@ -317,7 +281,7 @@ class Trial:
             self.timeout = max(10.0, 5 * max(durations) + 2)
         results = self.run_checks(frozenset(self.required))
         self._count("baseline")
-        if len(results) == len(self.options.checks) and all(r.passed for r in results):
+        if self._all_passed(results):
             raise CheckFailed(
                 "the check passes even without the wheels' files: it does not exercise them (is the package also "
                 "installed in the check's environment through --with?)"
@@ -334,12 +298,9 @@ class Trial:
         if not self._all_passed(results) or not traces:
             self.notes.append("the traced run did not pass; reducing without a trace")
             return None
-        self.calls = frozenset().union(*(t.calls for t in traces))
-        self.accesses = frozenset().union(*(t.accesses for t in traces))
-        touched = set().union(*(t.files for t in traces)) & set(self.items)
-        self.touched = frozenset(touched)
+        self.traced = TracedRun.of(traces, self.items.keys())
         listed = set().union(*(t.directories for t in traces))
-        start = self.files_for(touched)
+        start = self.files_for(self.traced.touched)
         self.phase = "verify"
         if reducer.test(start, "verify"):
             return start
@@ -383,8 +344,10 @@ class Trial:
             jobs=self.options.jobs,
             budget=budget,
             required=self.required,
+            cache=self._journal,
+            cache_key=self.candidate_key,
         )
-        self._reducer = reducer
+        self._estimate.search = reducer
         kept = frozenset(self.items)
         stubs: list[StubCandidate] = []
         interrupted = False
@@ -434,14 +397,14 @@ class Trial:
         spent = sum(n for phase, n in self.runs.items() if phase not in _FIXED_PHASES)
         left = None if self.options.max_runs is None else max(0, self.options.max_runs - spent)
         accepted: frozenset[str] = frozenset()
-        first = 0.0 if self.calls is not None else UNTRACED_FAILURE_RATE  # traced: the known failures were skipped
+        first = 0.0 if self.traced is not None else UNTRACED_FAILURE_RATE  # traced: the known failures were skipped
         for part, expected in zip(self.stub_order(candidates), (first, LOOKED_UP_FAILURE_RATE), strict=True):
 
             def oracle(stubbed: frozenset[str], before: frozenset[str] = accepted) -> bool:
                 return self.evaluate(kept, tuple(by_module[m] for m in sorted(stubbed | before)), phase="stubs")
 
             search = GroupTest([c.module for c in part], oracle, expected_failures=expected, max_runs=left)
-            self._reducer = search
+            self._estimate.search = search
             result = search.run()
             left = None if left is None else max(0, left - result.runs)
             # Every set the search accepted passed together with ``accepted``: so does the union.
@@ -460,23 +423,13 @@ class Trial:
         quiet ones pass in big groups. Within each part candidates are sorted by module name, so a package's
         neighbours (which may need each other stubbed) share a group.
         """
-        looked_up = [c for c in candidates if self.looked_up_from_outside(c)]
+        traced = self.traced
+        looked_up = [c for c in candidates if traced is not None and traced.looked_up_from_outside(c.replaces)]
         rest = [c for c in candidates if c not in looked_up]
-        active = [c for c in rest if self.calls_out(c)]
+        active = [c for c in rest if traced is not None and traced.calls_out(c.replaces)]
         quiet = [c for c in rest if c not in active]
         by_name = sorted(quiet, key=lambda c: c.module) + sorted(active, key=lambda c: c.module)
         return by_name, sorted(looked_up, key=lambda c: c.module)
-
-    def looked_up_from_outside(self, candidate: StubCandidate) -> bool:
-        """Whether the traced run looked up an attribute of one of the candidate's modules from code outside it."""
-        inside = candidate.replaces
-        return any(module in inside and caller not in inside for module, caller in self.accesses)
-
-    def calls_out(self, candidate: StubCandidate) -> bool:
-        """Whether the traced run saw the candidate's code call a function of the wheels outside it."""
-        inside = candidate.replaces
-        callees = self._call_index()[1]
-        return any(callee not in inside for caller in inside for callee in callees.get(caller, ()))
 
     def workable_stubs(self, kept: frozenset[str], modules: set[str]) -> list[StubCandidate]:
         """Stub candidates among ``modules`` (imported at start-up) that might work, without a run.
@@ -487,7 +440,8 @@ class Trial:
         from, but ``numpy.linalg._umath_linalg`` is only bound by ``numpy.linalg`` itself).
         """
         weights = {k: self.weights[k] for k in kept}
-        ran = {callee for callee, _ in self.calls} | self.touched if self.calls is not None else kept
+        traced = self.traced
+        ran = traced.ran() if traced is not None else kept
         sources = {k: self.items[k] for k in kept & ran if k.endswith(".py")}
         skipped: set[str] = set()
         libraries = not_extension_modules({k: self.items[k] for k in kept})
@@ -496,53 +450,37 @@ class Trial:
                 weights, modules, skipped, protected=(), never_replace=self.required, not_modules=libraries
             )
             blocked = blocked_candidates(candidates, sources)
-            unworkable = {c.module for c in candidates if c.module in blocked or self.used_from_outside(c)}
+            unworkable = {
+                c.module
+                for c in candidates
+                if c.module in blocked or (traced is not None and traced.used_from_outside(c.replaces))
+            }
             if not unworkable:
                 return candidates
             skipped |= unworkable
 
-    def used_from_outside(self, candidate: StubCandidate) -> bool:
-        """Whether the traced run called a function of the candidate's files from code outside them (the check
-        script, another package, another subpackage): a stub would then fail, so it is not worth a run. Unknown
-        (no traced run) counts as not used."""
-        if self.calls is None:
-            return False
-        inside = candidate.replaces
-        callers = self._call_index()[0]
-        return any(caller not in inside for callee in inside for caller in callers.get(callee, ()))
-
-    def _call_index(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-        """``self.calls`` indexed both ways (callee → callers, caller → callees), built once: a traced torch run
-        records about a hundred thousand pairs, and every stub candidate looks up its own files."""
-        calls = self.calls or frozenset()
-        if getattr(self, "_indexed", None) is not calls:
-            callers: dict[str, set[str]] = {}
-            callees: dict[str, set[str]] = {}
-            for callee, caller in calls:
-                callers.setdefault(callee, set()).add(caller)
-                callees.setdefault(caller, set()).add(callee)
-            self._index = (callers, callees)
-            self._indexed = calls
-        return self._index
-
     def confirm(self, kept: frozenset[str], stubs: list[StubCandidate]) -> tuple[frozenset[str], list[StubCandidate]]:
         """The final set must pass ``confirm_runs`` more times (uncached); else fall back step by step."""
         for candidate, candidate_stubs in ((kept, stubs), (kept, []), (frozenset(self.items), [])):
-            overrides = {s.stub_key: s.source for s in candidate_stubs}
-            files = frozenset(candidate - {k for s in candidate_stubs for k in s.replaces} - set(overrides))
+            files, overrides = _with_stubs(candidate, candidate_stubs)
             ok = True
             for _ in range(self.options.confirm_runs):
                 results = self.run_checks(files, overrides)
                 self._count("confirm")
-                if len(results) != len(self.options.checks) or not all(
-                    self._passed(c, r) for c, r in zip(self.options.checks, results, strict=False)
-                ):
+                if not self._verdict(results):
                     ok = False
                     break
             if ok:
                 return candidate, candidate_stubs
             self.notes.append("the final set failed a confirmation run (a flaky check?); falling back to a larger set")
         return frozenset(self.items), []
+
+
+def _with_stubs(files: frozenset[str], stubs: Iterable[StubCandidate]) -> tuple[frozenset[str], dict[str, bytes]]:
+    """A candidate tree with stubs: the files left (without those the stubs replace) and the stubs' sources."""
+    stubs = tuple(stubs)
+    overrides = {s.stub_key: s.source for s in stubs}
+    return frozenset(files - {k for s in stubs for k in s.replaces} - set(overrides)), overrides
 
 
 def default_jobs() -> int:

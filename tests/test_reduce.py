@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable, Iterable
 
 import pytest
+from classic_ddmin import classic_ddmin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,6 @@ from slimwheel.reduce import (
     ProgressEvent,
     Reducer,
     candidate_key,
-    classic_ddmin,
     expansions,
 )
 

@@ -30,13 +30,15 @@ import pytest
 import wheelcache
 from synth import SynthWheel
 
+from slimwheel import shrink as pipeline
 from slimwheel.binaries import StripLevel
+from slimwheel.check import Check
 from slimwheel.cli import main
 from slimwheel.journal import MAX_AGE, JournalInputs, journal_key, prune_journals
+from slimwheel.options import CheckOptions, Learn, ShrinkOptions
 from slimwheel.report import WheelReport
 from slimwheel.rules import Patterns
-from slimwheel.sandbox import Check, Sandbox
-from slimwheel.shrink import CheckOptions, ShrinkOptions, shrink_with_check
+from slimwheel.sandbox import Sandbox
 from slimwheel.trial import Trial, TrialOptions
 from slimwheel.units import human_size
 
@@ -162,7 +164,7 @@ def shrink_checked(
     )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    (report,) = shrink_with_check([wheel], out, shrink or ShrinkOptions(), options)
+    (report,) = pipeline.run([wheel], out, shrink or ShrinkOptions(), Learn(options))
     return report
 
 
@@ -458,6 +460,30 @@ def test_resume_reuses_the_journal_only_when_nothing_changed(
     else:
         assert notes and notes[0].startswith("--resume: no journal"), notes
         assert report.check.runs["verify"] == fresh.check.runs["verify"]  # run again, as in a fresh run
+
+
+def test_the_reducer_takes_its_verdicts_from_the_journal(
+    wheel: Path, cache: Path, steered: Steered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal is the reducer's cache, keyed by the files a candidate really holds: resuming a finished blind
+    search, the reducer asks its oracle (``Trial.evaluate``) nothing, so even ``--max-runs 1`` finishes it."""
+    check = (Check.script(steered.script),)
+    fresh = shrink_checked(wheel, None, cache, check, trace=False, stubs=False)
+    asked: list[str] = []
+    evaluate = Trial.evaluate
+
+    def counted(self: Trial, *args: Any, **kwargs: Any) -> bool:
+        asked.append(kwargs["phase"])
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trial, "evaluate", counted)
+    steered.set()
+    resumed = shrink_checked(wheel, None, cache, check, trace=False, stubs=False, resume=True, max_runs=1)
+    assert fresh.check is not None and resumed.check is not None
+    assert fresh.check.runs["reduce"] > 10
+    assert asked == [] and "reduce" not in resumed.check.runs
+    assert steered.runs == resumed.check.runs["baseline"] + resumed.check.runs["confirm"]
+    assert {r.path for r in resumed.removed} == {r.path for r in fresh.removed}
 
 
 # ---- journals are pruned; `slimwheel cache` shows and clears the cache -------------------------------------------

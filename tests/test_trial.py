@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from synth import SynthWheel, native_tag
 
+from slimwheel import shrink as pipeline
+from slimwheel.check import Check
 from slimwheel.errors import SlimwheelError
-from slimwheel.sandbox import Check
-from slimwheel.shrink import CheckOptions, ShrinkOptions, shrink_with_check
+from slimwheel.options import CheckOptions, Learn, ShrinkOptions
 from slimwheel.trial import TrialOptions
 
 INIT = b"""from . import core
@@ -108,7 +109,7 @@ def checked(wheel: Path, out: Path | None, cache: Path, checks: tuple[Check, ...
     options = CheckOptions(trial=TrialOptions(checks=checks, jobs=2, **trial), cache_dir=cache)  # type: ignore[arg-type]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    return shrink_with_check([wheel], out, ShrinkOptions(), options)  # type: ignore[return-value]
+    return pipeline.run([wheel], out, ShrinkOptions(), Learn(options))  # type: ignore[return-value]
 
 
 def installed_keys(report: object) -> set[str]:
@@ -329,7 +330,7 @@ def test_several_wheels_are_reduced_together(app_wheel: Path, cache_dir: Path, t
     script.write_text("import app, helperpkg\nassert app.core.compute() + helperpkg.VALUE == 151\n")
     options = CheckOptions(trial=TrialOptions(checks=(Check.script(script),), jobs=2, stubs=False), cache_dir=cache_dir)
     (tmp_path / "wh").mkdir()
-    reports = shrink_with_check([app_wheel, helper], tmp_path / "wh", ShrinkOptions(), options)
+    reports = pipeline.run([app_wheel, helper], tmp_path / "wh", ShrinkOptions(), Learn(options))
     assert [Path(r.output).name for r in reports] == [app_wheel.name, helper.name]  # type: ignore[arg-type]
     assert {r.path for r in reports[1].removed} == {"helperpkg/unused.py"}
     assert "app/extras/__init__.py" in {r.path for r in reports[0].removed}
@@ -345,7 +346,7 @@ def test_progress_events_carry_an_eta(app_wheel: Path, check_script: Path, cache
         trial=TrialOptions(checks=(Check.script(check_script),), jobs=1, trace=False, stubs=False, minimal=True),
         cache_dir=cache_dir,
     )
-    shrink_with_check([app_wheel], None, ShrinkOptions(), options, events.append)
+    pipeline.run([app_wheel], None, ShrinkOptions(), Learn(options), events.append)
     assert [e.runs for e in events] == list(range(1, len(events) + 1))
     assert events[0].eta is not None and events[0].eta_is_lower_bound  # the baseline can't see the search
     certify = [e for e in events if e.phase == "certify"]

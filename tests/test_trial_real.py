@@ -22,11 +22,12 @@ import wheelcache
 from smoke_checks import NUMPY_CHECK, ONNX_CHECK, build_model
 from wheelcache import NUMPY_LINUX, ONNXRUNTIME_LINUX
 
+from slimwheel import shrink as pipeline
+from slimwheel.check import Check
 from slimwheel.contents import read_wheel
 from slimwheel.licences import licence_paths
+from slimwheel.options import CheckOptions, Learn, ShrinkOptions
 from slimwheel.report import WheelReport
-from slimwheel.sandbox import Check
-from slimwheel.shrink import CheckOptions, ShrinkOptions, shrink_with_check
 from slimwheel.trial import TrialOptions
 
 pytestmark = pytest.mark.realwheel
@@ -75,10 +76,10 @@ def run_check(python: Path, target: Path, check: Path) -> subprocess.CompletedPr
 def shrink_checked(
     wheel: Path, out: Path, cache: Path, check: Path, with_wheels: tuple[Path, ...] = (), **options: bool
 ) -> WheelReport:
-    trial = TrialOptions(checks=(Check.script(check),), jobs=2, **options)  # type: ignore[arg-type]
+    trial = TrialOptions(checks=(Check.script(check),), jobs=2, **options)
     check_options = CheckOptions(trial=trial, with_wheels=with_wheels, cache_dir=cache)
     out.mkdir(parents=True, exist_ok=True)
-    (report,) = shrink_with_check([wheel], out, ShrinkOptions(), check_options)
+    (report,) = pipeline.run([wheel], out, ShrinkOptions(), Learn(check_options))
     return report
 
 
