@@ -1,10 +1,18 @@
-"""What a file in a wheel is: one category per file, decided from its install path and its first bytes."""
+"""What a file in a wheel is: one category per file, decided from its install path and its first bytes.
+
+:func:`categorize` decides one file; :func:`categorize_entries` every entry of a wheel — the one place that maps
+a wheel's entries to categories, shared by the shrink pipeline and ``slimwheel inspect``. Nothing here
+reads an archive beyond an entry's first bytes, or knows how a category is shown (that is
+:mod:`slimwheel.inspection` and :mod:`slimwheel.report`) or what is done with it (:mod:`slimwheel.rules`).
+"""
 
 from __future__ import annotations
 
 import re
 from enum import StrEnum
 from pathlib import PurePosixPath
+
+from .contents import Wheel
 
 
 class Category(StrEnum):
@@ -146,3 +154,12 @@ def categorize(scheme: str, installed: str, head: bytes, *, is_metadata: bool = 
     if suffix in _BUILD_EXT or "pkgconfig" in dirs or "cmake" in dirs or (suffix == ".ini" and "lib" in dirs):
         return Category.BUILD_CONFIG
     return Category.DATA
+
+
+def categorize_entries(wheel: Wheel) -> dict[str, Category]:
+    """The category of every entry of ``wheel``, by archive path."""
+    result: dict[str, Category] = {}
+    for entry in wheel.entries:
+        scheme, installed = wheel.location(entry.path)
+        result[entry.path] = categorize(scheme, installed, entry.head(4), is_metadata=wheel.is_metadata(entry.path))
+    return result

@@ -12,8 +12,9 @@ pip's last error was and where that log is.
   ``--config-settings`` for the build backend. It builds for the machine it runs on.
 * :func:`obtain` — one :class:`~slimwheel.recipe.PlatformRecipe`'s wheel, whichever of the three it names.
 
-:func:`target_tags`, :func:`runs_here` and :func:`wheel_runs_here` answer which wheels fit a platform, and which
-can run on this machine (and so can be checked or built here).
+Which wheels fit a platform, and which can run on this machine, is :mod:`slimwheel.tags`; this module only asks
+it (a wheel pip hands back must fit the recipe's target, and a source build must target this machine). It never
+looks inside a wheel: a wheel here is a file name.
 """
 
 from __future__ import annotations
@@ -26,75 +27,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, sys_tags
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from .errors import SlimwheelError
-from .recipe import (
-    HOST_PYTHON,
-    LocalWheel,
-    PlatformRecipe,
-    ProjectSpec,
-    SourceBuild,
-    parse_python_version,
-    platform_info,
-)
+from .recipe import LocalWheel, PlatformRecipe, ProjectSpec, SourceBuild, parse_python_version, platform_info
+from .tags import fits, runs_here, target_tags
+from .tags import wheel_fits as wheel_fits
+from .tags import wheel_runs_here as wheel_runs_here
 
 
 class FetchError(SlimwheelError):
     """A wheel could not be downloaded, built or found."""
-
-
-# ------------------------------------------------------------------------------------------------------- tags
-
-
-def _expanded_platforms(platform: str) -> list[str]:
-    """The platform tags pip accepts for ``platform``: a macOS ``--platform`` also accepts older versions."""
-    tags: list[str] = []
-    for name in platform_info(platform).pip_platforms:
-        match = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", name)
-        new = mac_platforms((int(match.group(1)), int(match.group(2))), match.group(3)) if match else [name]
-        tags.extend(t for t in new if t not in tags)
-    return tags
-
-
-def target_tags(platform: str, python_version: str) -> frozenset[Tag]:
-    """Every wheel tag a CPython ``python_version`` on ``platform`` accepts (what pip's target options select)."""
-    version = parse_python_version(python_version)
-    interpreter = f"cp{version[0]}{version[1]}"
-    platforms = _expanded_platforms(platform)
-    return frozenset(
-        [
-            *cpython_tags(version, [interpreter], platforms),
-            *compatible_tags(version, interpreter, platforms),
-        ]
-    )
-
-
-def _wheel_tags(wheel: Path) -> frozenset[Tag]:
-    try:
-        return parse_wheel_filename(wheel.name)[3]
-    except InvalidWheelFilename:
-        raise FetchError(f"{wheel}: not a wheel file name (NAME-VERSION-PYTHON-ABI-PLATFORM.whl)") from None
-
-
-def runs_here(platform: str) -> bool:
-    """Whether wheels built for ``platform`` can run on this machine, under this interpreter.
-
-    Only platform-specific tags count: a pure ``py3-none-any`` wheel runs anywhere and says nothing about it.
-    """
-    specific = {tag for tag in target_tags(platform, HOST_PYTHON) if tag.platform != "any"}
-    return not specific.isdisjoint(sys_tags())
-
-
-def wheel_runs_here(wheel: Path) -> bool:
-    """Whether this interpreter can install and run ``wheel`` (its tags meet :func:`packaging.tags.sys_tags`)."""
-    return not _wheel_tags(wheel).isdisjoint(sys_tags())
-
-
-def wheel_fits(wheel: Path, platform: str, python_version: str) -> bool:
-    """Whether ``wheel`` installs on ``platform`` under CPython ``python_version``."""
-    return not _wheel_tags(wheel).isdisjoint(target_tags(platform, python_version))
 
 
 # -------------------------------------------------------------------------------------------------------- pip
@@ -274,7 +217,7 @@ def _check_wheel(wheel: Path, project: str | None, platform: str, python_version
     name, _, _, tags = parse_wheel_filename(wheel.name)
     if project is not None and name != canonicalize_name(project):
         raise FetchError(f"{what}: got {wheel.name}, a wheel of {name}, not of {canonicalize_name(project)}")
-    if tags.isdisjoint(target_tags(platform, python_version)):
+    if not fits(tags, target_tags(platform, python_version)):
         shown = ", ".join(sorted(str(t) for t in tags))
         raise FetchError(f"{what}: {wheel.name} ({shown}) is not for {platform} and CPython {python_version}")
 

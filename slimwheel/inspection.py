@@ -6,6 +6,9 @@ bytes per category, the largest files, every native binary and the installed tre
 terminal; nothing here prints or knows the stream: text goes through the caller's ``safe`` (what the stream can
 show, :meth:`slimwheel.console.AppConsole.safe`), and no path or file name is ever wrapped or cut (long ones get
 a line of their own, :class:`~slimwheel.console.NameTable`).
+
+The categories are :func:`slimwheel.categories.categorize_entries`'s, the same the shrink pipeline uses; nothing
+in the pipeline imports this module, which is only the ``inspect`` command's view of a wheel.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from rich.tree import Tree
 
 from .archive import Memory, ensure_free_space
 from .binaries import BinaryInfo, FileView, describe, detect_format
-from .categories import DESCRIPTIONS, Category, categorize
+from .categories import DESCRIPTIONS, Category, categorize_entries
 from .console import Field, FirstThatFits, NameTable, plural
 from .contents import HEAD, Entry, Wheel
 from .units import human_size
@@ -36,8 +39,7 @@ __all__ = [
     "Inspection",
     "NativeFile",
     "TreeNode",
-    "categorize_entries",
-    "human_size",
+    "categorize_entries",  # from slimwheel.categories, for its importers until they import it from there
     "inspect_wheel",
     "renderables",
     "size_tree",
@@ -112,18 +114,6 @@ class Inspection:
 # ----------------------------------------------------------------------------------------------------------
 # Data
 # ----------------------------------------------------------------------------------------------------------
-
-
-def categorize_entries(wheel: Wheel) -> dict[str, Category]:
-    """The category of every entry of ``wheel``, by archive path.
-
-    This is the one place that maps a wheel's entries to categories; the inspect and shrink reports share it.
-    """
-    result: dict[str, Category] = {}
-    for entry in wheel.entries:
-        scheme, installed = wheel.location(entry.path)
-        result[entry.path] = categorize(scheme, installed, entry.head(4), is_metadata=wheel.is_metadata(entry.path))
-    return result
 
 
 def describe_entry(entry: Entry) -> BinaryInfo | None:

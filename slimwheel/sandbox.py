@@ -16,9 +16,19 @@ with warm bytecode costs what the check itself costs. The pieces that make it so
 bytecode is compiled once with timestamps that hard links preserve, so no run recompiles anything; a finished
 check is noticed at once through a pidfd instead of a polling ``wait``.
 
+What a check is (:class:`~slimwheel.check.Check`) is :mod:`slimwheel.check`; which wheels an interpreter accepts is
+:mod:`slimwheel.tags`. Apart from :meth:`Environment.require_compatible`, this module knows
+items (keys → bytes), not wheels: what a candidate holds, and what a result means for a wheel, is its callers'
+business (:mod:`slimwheel.trial`, :mod:`slimwheel.shrink`).
+
 POSIX only (process groups, hard links; ``/proc/self/maps`` for traces on Linux). The module imports on Windows,
 so that everything else in slimwheel (rules, stripping, lock replay) runs there, but :func:`checks_run_here` is
 false and :meth:`Environment.create` — where every check run starts — refuses with one line that says what to do.
+
+Longer than most modules (about 700 lines), on purpose: the environment and the sandbox are the two halves of the
+POSIX-only code (``fcntl`` locks; process groups and pidfds), which ``tests/test_portability.py`` confines to this
+file (``POSIX_MODULES_ALLOWED``). Moving :class:`Environment` to a module of its own is the next split, together
+with that list.
 """
 
 from __future__ import annotations
@@ -35,10 +45,8 @@ import select
 import shlex
 import shutil
 import signal
-import struct
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -47,16 +55,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging import tags as packaging_tags
 from packaging.tags import Tag
 
+from .check import WINDOWS_CHECKS, Check, CheckError, checks_run_here
+from .check import checks_fingerprint as checks_fingerprint
 from .contents import Wheel
-from .errors import SlimwheelError
-from .trace import Trace, bootstrap_dir, bytecode_source, item_key, key_path, read_traces
+from .tags import fits, interpreter_tags
+from .trace import Trace, bootstrap_dir, bytecode_source, key_path, read_traces
 
 if sys.platform != "win32":  # on Windows checks don't run (see checks_run_here), and nothing else needs it
     import fcntl
 
+# WINDOWS_CHECKS, Check, CheckError, checks_fingerprint and checks_run_here are slimwheel.check's: re-exported here
+# until every importer imports them from there.
 __all__ = [
     "OUTPUT_LIMIT",
     "WINDOWS_CHECKS",
@@ -67,8 +78,6 @@ __all__ = [
     "Sandbox",
     "checks_fingerprint",
     "checks_run_here",
-    "item_key",
-    "item_keys",
 ]
 
 #: Bytes of stdout and of stderr kept per run: the first quarter and the last three quarters.
@@ -80,109 +89,6 @@ _MARKER = "slimwheel-env.json"
 _SCRIPT_SHEBANG = re.compile(rb"^#!pythonw?(?=\s|$)")
 _ENTRY_POINT = re.compile(r"^\s*(?P<module>[\w.]+)\s*:\s*(?P<attr>[\w.]+)\s*(\[[^\]]*\])?\s*$")
 _DROPPED_VARIABLES = frozenset({"VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "SLIMWHEEL_TRACE_DIR", "SLIMWHEEL_TRACE_CALLS"})
-
-
-class CheckError(SlimwheelError):
-    """A check can't be run: a missing script, an unusable interpreter, a requirement that won't install."""
-
-
-#: Why no check runs on Windows, and what to do there instead.
-WINDOWS_CHECKS = (
-    "checks (--check/--check-cmd) run on Linux (and other POSIX systems), not on Windows; "
-    "on Windows replay a lock learned on Linux with --lock (and --verify on Linux)"
-)
-
-
-def checks_run_here() -> bool:
-    """Whether this operating system can run checks (process groups, hard links, ``fcntl``): not on Windows."""
-    return sys.platform != "win32"
-
-
-def item_keys(wheel: Wheel) -> dict[str, str]:
-    """Archive path → item key of every file an install of ``wheel`` creates (all but ``RECORD``)."""
-    record = f"{wheel.dist_info}/RECORD"
-    keys: dict[str, str] = {}
-    owners: dict[str, str] = {}
-    for entry in wheel.entries:
-        if entry.path == record:
-            continue
-        key = item_key(*wheel.location(entry.path))
-        try:
-            key_path(key)
-        except ValueError:
-            raise CheckError(f"{wheel.filename}: {entry.path!r} can't be laid out as an installed file") from None
-        if key in owners:
-            raise CheckError(f"{wheel.filename}: {owners[key]!r} and {entry.path!r} install to the same file")
-        owners[key] = entry.path
-        keys[entry.path] = key
-    return keys
-
-
-@dataclass(frozen=True)
-class Check:
-    """What to run against each candidate. ``argv[0] == "python"`` means the environment's interpreter."""
-
-    argv: tuple[str, ...]
-    label: str
-
-    @staticmethod
-    def script(path: Path) -> Check:
-        """``--check SCRIPT``: run the script with the environment's Python."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckError(f"check script {path} {'is not a file' if path.exists() else 'does not exist'}")
-        return Check(("python", str(path.resolve())), path.name)
-
-    @staticmethod
-    def command(cmd: str) -> Check:
-        """``--check-cmd CMD``: a command line, split like a POSIX shell would (no shell runs it).
-
-        The check runs in an empty directory, so arguments naming files or directories that exist relative to
-        the current directory are made absolute (``python tests/smoke.py`` works). ``python`` is the
-        environment's interpreter; other programs are looked up on the candidate's ``bin``, then the
-        environment's, then ``PATH``.
-        """
-        try:
-            argv = shlex.split(cmd)
-        except ValueError as exc:
-            raise CheckError(f"can't parse the check command {cmd!r}: {exc}") from None
-        if not argv:
-            raise CheckError("the check command is empty")
-        for i, arg in enumerate(argv):
-            if arg.startswith("-") or os.path.isabs(arg) or (i == 0 and "/" not in arg):
-                continue
-            if os.path.exists(arg):
-                argv[i] = os.path.abspath(arg)
-        return Check(tuple(argv), cmd)
-
-    def identity(self) -> str:
-        """A digest of the command and of every file it names: editing the script changes it."""
-        digest = hashlib.sha256(json.dumps(self.argv).encode("utf-8", "surrogateescape"))
-        for arg in self.argv:
-            if os.path.isabs(arg) and os.path.isfile(arg):
-                digest.update(b"\0file\0" + os.fsencode(arg) + b"\0")
-                with open(arg, "rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(block)
-        return digest.hexdigest()
-
-    def fingerprint(self) -> str:
-        """Like :meth:`identity`, but the same on any machine: files the command names count by their name and
-        content, not their absolute path (what a lock records, so a committed lock matches its recipe's check
-        in any checkout)."""
-        parts = []
-        for arg in self.argv:
-            if os.path.isabs(arg) and os.path.isfile(arg):
-                with open(arg, "rb") as handle:
-                    parts.append(f"{os.path.basename(arg)}#{hashlib.file_digest(handle, 'sha256').hexdigest()}")
-            else:
-                parts.append(arg)
-        return hashlib.sha256(json.dumps(parts).encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def checks_fingerprint(checks: Sequence[Check]) -> str:
-    """The fingerprint of a list of checks (see :meth:`Check.fingerprint`), for locks."""
-    return "; ".join(check.fingerprint() for check in checks)
 
 
 @dataclass(frozen=True)
@@ -257,38 +163,6 @@ def _probe(python: Path) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise CheckError(f"{python} is not a usable Python 3 interpreter (unexpected answer)")
     return info
-
-
-def _supported_tags(info: Mapping[str, Any]) -> frozenset[str]:
-    """The wheel tags an interpreter accepts, computed here from what :func:`_probe` reported about it."""
-    major, minor = int(info["version_info"][0]), int(info["version_info"][1])
-    version = (major, minor)
-    ours = sysconfig.get_platform() == info["platform"] and struct.calcsize("P") * 8 == info["pointer_bits"]
-    # Same OS and architecture as this process: the same machine, so this process's platform tags (manylinux
-    # and musllinux levels come from the C library, which both share). Otherwise only the generic platform tag.
-    platforms = list(packaging_tags.platform_tags()) if ours else [re.sub(r"[-.]", "_", str(info["platform"]))]
-    tags: list[Tag] = []
-    if info["implementation"] == "cpython":
-        debug = info["py_debug"] or (info["py_debug"] is None and info["has_refcount"])
-        threading_flag = "t" if version >= (3, 13) and info["gil_disabled"] else ""
-        abis = [f"cp{major}{minor}{threading_flag}{'d' if debug else ''}"]
-        if debug:
-            abis.append(f"cp{major}{minor}{threading_flag}")
-        tags += packaging_tags.cpython_tags(version, abis, platforms)
-        interpreter = f"cp{major}{minor}"
-    else:
-        short = {"pypy": "pp", "ironpython": "ip", "jython": "jy"}.get(info["implementation"], info["implementation"])
-        interpreter = f"{short}{major}{minor}"
-        parts = str(info["ext_suffix"]).split(".")
-        soabi = parts[1] if len(parts) >= 3 else ""
-        if soabi.startswith("pypy"):
-            soabi = "-".join(soabi.split("-")[:2])
-        elif soabi.startswith("graalpy"):
-            soabi = "-".join(soabi.split("-")[:3])
-        abis = [re.sub(r"[-.]", "_", soabi)] if soabi else []
-        tags += packaging_tags.generic_tags(interpreter, abis, platforms)
-    tags += packaging_tags.compatible_tags(version, interpreter, platforms)
-    return frozenset(str(tag) for tag in tags)
 
 
 def _pip_command(python: Path) -> list[str]:
@@ -439,12 +313,12 @@ class Environment:
     def tags(self) -> frozenset[str]:
         """The wheel tags (``cp311-cp311-manylinux_2_17_x86_64`` ...) the environment's interpreter accepts."""
         if self._tags is None:
-            self._tags = _supported_tags(self.info)
+            self._tags = interpreter_tags(self.info)
         return self._tags
 
     def supports(self, tags: Iterable[Tag | str]) -> bool:
-        supported = self.tags()
-        return any(str(tag) in supported for tag in tags)
+        """Whether a wheel with these tags installs for the environment's interpreter (:func:`~.tags.fits`)."""
+        return fits(tags, self.tags())
 
     def require_compatible(self, wheel: Wheel) -> None:
         """Raise :class:`CheckError` if ``wheel`` can't be installed for the environment's interpreter."""

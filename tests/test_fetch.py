@@ -23,17 +23,9 @@ from packaging.tags import Tag, sys_tags
 from packaging.utils import parse_wheel_filename
 
 from slimwheel.errors import ExitCode
-from slimwheel.fetch import (
-    FetchError,
-    build_from_source,
-    download,
-    obtain,
-    runs_here,
-    target_tags,
-    wheel_fits,
-    wheel_runs_here,
-)
+from slimwheel.fetch import FetchError, build_from_source, download, obtain
 from slimwheel.recipe import HOST_PYTHON, PLATFORMS, LocalWheel, PlatformRecipe, ProjectSpec, SourceBuild
+from slimwheel.tags import runs_here, target_tags, wheel_fits, wheel_runs_here
 
 HOST_IS_LINUX_X86_64 = sys.platform == "linux" and platform.machine() == "x86_64"
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to compile a C extension")

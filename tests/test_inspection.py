@@ -14,18 +14,17 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from slimwheel.categories import Category
+from slimwheel.categories import Category, categorize_entries
 from slimwheel.contents import read_wheel
 from slimwheel.inspection import (
     SCHEMA_VERSION,
     Inspection,
     TreeNode,
-    categorize_entries,
-    human_size,
     inspect_wheel,
     renderables,
     to_json,
 )
+from slimwheel.units import human_size
 
 sys.path.insert(0, str(Path(__file__).parent))
 

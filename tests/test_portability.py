@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from slimwheel.sandbox import WINDOWS_CHECKS, CheckError, Environment, checks_run_here
+from slimwheel.check import WINDOWS_CHECKS, CheckError, checks_run_here
+from slimwheel.sandbox import Environment
 
 PACKAGE = Path(__file__).resolve().parent.parent / "slimwheel"
 
@@ -71,10 +72,11 @@ _SUBPROCESS_CALLS = frozenset({"Popen", "run", "call", "check_call", "check_outp
 def posix_only_uses(directory: Path, allowed: frozenset[str] = POSIX_MODULES_ALLOWED) -> list[str]:
     """``file:line: what`` for every POSIX-only use in the ``*.py`` files of ``directory`` but ``allowed``."""
     found: list[str] = []
-    for path in sorted(directory.glob("*.py")):
-        if path.name not in allowed:
+    for path in sorted(directory.rglob("*.py")):  # subpackages too (``binaries/elf.py``)
+        name = path.relative_to(directory).as_posix()
+        if name not in allowed:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            found += [f"{path.name}:{line}: {what}" for line, what in _uses(tree)]
+            found += [f"{name}:{line}: {what}" for line, what in _uses(tree)]
     return found
 
 
@@ -120,7 +122,7 @@ def test_no_module_outside_the_sandbox_uses_a_posix_only_api() -> None:
 
 
 def test_only_the_allowed_modules_use_posix_and_the_scan_sees_the_sandbox_do_it() -> None:
-    assert {p.name for p in PACKAGE.glob("*.py")} >= POSIX_MODULES_ALLOWED  # no stale names
+    assert {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")} >= POSIX_MODULES_ALLOWED  # no stale
     users = {line.split(":", 1)[0] for line in posix_only_uses(PACKAGE, frozenset())}
     assert "sandbox.py" in users and users <= POSIX_MODULES_ALLOWED
 
@@ -166,16 +168,19 @@ def test_every_module_imports_without_the_posix_only_modules() -> None:
         sys.modules.update(dict.fromkeys({blocked!r}))
         sys.platform = "win32"
         import slimwheel
-        names = [m.name for m in pkgutil.iter_modules(slimwheel.__path__) if m.name != "__main__"]
+        found = pkgutil.walk_packages(slimwheel.__path__, "slimwheel.")
+        names = [m.name for m in found if m.name != "slimwheel.__main__"]
         for name in names:
-            importlib.import_module("slimwheel." + name)
-        from slimwheel.sandbox import checks_run_here
+            importlib.import_module(name)
+        from slimwheel.check import checks_run_here
         print(len(names), checks_run_here())
         """)
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     count, runs_checks = proc.stdout.split()
-    modules = [p for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__")]
+    modules = [
+        p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).as_posix() not in ("__init__.py", "__main__.py")
+    ]
     assert int(count) == len(modules) and runs_checks == "False"
 
 

@@ -25,20 +25,12 @@ import pytest
 from packaging.tags import sys_tags
 from synth import SynthWheel
 
+from slimwheel.check import Check, CheckError, checks_fingerprint
 from slimwheel.contents import read_wheel
 from slimwheel.errors import ExitCode
-from slimwheel.sandbox import (
-    Check,
-    CheckError,
-    Environment,
-    RunResult,
-    Sandbox,
-    _script_text,
-    checks_fingerprint,
-    item_key,
-    item_keys,
-)
-from slimwheel.trace import bootstrap_dir, bytecode_source, key_path, path_key, read_traces
+from slimwheel.learn import item_keys
+from slimwheel.sandbox import Environment, RunResult, Sandbox, _script_text
+from slimwheel.trace import bootstrap_dir, bytecode_source, item_key, key_path, path_key, read_traces
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups, /proc/self/maps")
 

@@ -1,0 +1,142 @@
+"""Wheel tags: which ones an interpreter or a target platform accepts, and whether a wheel fits.
+
+A wheel installs where one of its tags (``cp311-cp311-manylinux_2_17_x86_64``, ``py3-none-any``) is accepted:
+:func:`fits`. The accepted tags come from one of three places:
+
+* :func:`interpreter_tags` — an interpreter described by what it reported about itself (the check environment's
+  Python, :class:`slimwheel.sandbox.Environment`), which need not be the one running slimwheel;
+* :func:`target_tags` — a recipe's target platform and CPython version (what pip's ``--platform``,
+  ``--python-version`` and ``--abi`` select), so a Windows wheel can be judged on Linux;
+* this interpreter (:func:`packaging.tags.sys_tags`): :func:`runs_here` and :func:`wheel_runs_here` say what can
+  run (and so be checked or built) on this machine.
+
+packaging computes every tag list; this module only says which list applies. It runs nothing and knows nothing
+of environments, downloads or wheel contents: a wheel is its file name, or the tags it declares.
+
+The platform names (``win_amd64``) and Python versions come from :mod:`slimwheel.recipe`, imported where they are
+used: recipe's imports still reach the sandbox (for :class:`~slimwheel.check.Check`), which imports this module,
+and a module-level import would close that circle. Once Check comes from :mod:`slimwheel.check` everywhere, the
+import can move up.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import sysconfig
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from packaging import tags as packaging_tags
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, sys_tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from .errors import BadWheel
+
+__all__ = ["fits", "interpreter_tags", "runs_here", "target_tags", "wheel_fits", "wheel_runs_here", "wheel_tags"]
+
+
+def fits(wheel_tags: Iterable[Tag | str], accepted: Iterable[Tag | str]) -> bool:
+    """Whether a wheel tagged ``wheel_tags`` installs where ``accepted`` tags are: one tag in common is enough."""
+    names = {str(tag) for tag in accepted}
+    return any(str(tag) in names for tag in wheel_tags)
+
+
+def wheel_tags(wheel: Path) -> frozenset[Tag]:
+    """The tags in a wheel's file name; :class:`~slimwheel.errors.BadWheel` if it is not a wheel's name."""
+    try:
+        return parse_wheel_filename(wheel.name)[3]
+    except InvalidWheelFilename:
+        raise BadWheel(str(wheel), "not a wheel file name (NAME-VERSION-PYTHON-ABI-PLATFORM.whl)") from None
+
+
+# ------------------------------------------------------------------------------------------- an interpreter
+
+
+def interpreter_tags(info: Mapping[str, Any]) -> frozenset[str]:
+    """The wheel tags an interpreter accepts, from what it reported about itself: ``version_info``,
+    ``implementation``, ``platform`` (:func:`sysconfig.get_platform`), ``pointer_bits``, ``py_debug``,
+    ``has_refcount``, ``gil_disabled`` and ``ext_suffix`` (see :data:`slimwheel.sandbox._PROBE`)."""
+    major, minor = int(info["version_info"][0]), int(info["version_info"][1])
+    version = (major, minor)
+    ours = sysconfig.get_platform() == info["platform"] and struct.calcsize("P") * 8 == info["pointer_bits"]
+    # Same OS and architecture as this process: the same machine, so this process's platform tags (manylinux
+    # and musllinux levels come from the C library, which both share). Otherwise only the generic platform tag.
+    platforms = list(packaging_tags.platform_tags()) if ours else [re.sub(r"[-.]", "_", str(info["platform"]))]
+    tags: list[Tag] = []
+    if info["implementation"] == "cpython":
+        debug = info["py_debug"] or (info["py_debug"] is None and info["has_refcount"])
+        threading_flag = "t" if version >= (3, 13) and info["gil_disabled"] else ""
+        abis = [f"cp{major}{minor}{threading_flag}{'d' if debug else ''}"]
+        if debug:
+            abis.append(f"cp{major}{minor}{threading_flag}")
+        tags += cpython_tags(version, abis, platforms)
+        interpreter = f"cp{major}{minor}"
+    else:
+        short = {"pypy": "pp", "ironpython": "ip", "jython": "jy"}.get(info["implementation"], info["implementation"])
+        interpreter = f"{short}{major}{minor}"
+        parts = str(info["ext_suffix"]).split(".")
+        soabi = parts[1] if len(parts) >= 3 else ""
+        if soabi.startswith("pypy"):
+            soabi = "-".join(soabi.split("-")[:2])
+        elif soabi.startswith("graalpy"):
+            soabi = "-".join(soabi.split("-")[:3])
+        abis = [re.sub(r"[-.]", "_", soabi)] if soabi else []
+        tags += packaging_tags.generic_tags(interpreter, abis, platforms)
+    tags += compatible_tags(version, interpreter, platforms)
+    return frozenset(str(tag) for tag in tags)
+
+
+# ---------------------------------------------------------------------------------------- a target platform
+
+
+def _expanded_platforms(platform: str) -> list[str]:
+    """The platform tags pip accepts for ``platform``: a macOS ``--platform`` also accepts older versions."""
+    from .recipe import platform_info
+
+    tags: list[str] = []
+    for name in platform_info(platform).pip_platforms:
+        match = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", name)
+        new = mac_platforms((int(match.group(1)), int(match.group(2))), match.group(3)) if match else [name]
+        tags.extend(t for t in new if t not in tags)
+    return tags
+
+
+def target_tags(platform: str, python_version: str) -> frozenset[Tag]:
+    """Every wheel tag a CPython ``python_version`` on ``platform`` accepts (what pip's target options select)."""
+    from .recipe import parse_python_version
+
+    version = parse_python_version(python_version)
+    interpreter = f"cp{version[0]}{version[1]}"
+    platforms = _expanded_platforms(platform)
+    return frozenset(
+        [
+            *cpython_tags(version, [interpreter], platforms),
+            *compatible_tags(version, interpreter, platforms),
+        ]
+    )
+
+
+def wheel_fits(wheel: Path, platform: str, python_version: str) -> bool:
+    """Whether ``wheel`` installs on ``platform`` under CPython ``python_version``."""
+    return fits(wheel_tags(wheel), target_tags(platform, python_version))
+
+
+# --------------------------------------------------------------------------------------------- this machine
+
+
+def runs_here(platform: str) -> bool:
+    """Whether wheels built for ``platform`` can run on this machine, under this interpreter.
+
+    Only platform-specific tags count: a pure ``py3-none-any`` wheel runs anywhere and says nothing about it.
+    """
+    from .recipe import HOST_PYTHON
+
+    specific = {tag for tag in target_tags(platform, HOST_PYTHON) if tag.platform != "any"}
+    return fits(specific, sys_tags())
+
+
+def wheel_runs_here(wheel: Path) -> bool:
+    """Whether this interpreter can install and run ``wheel`` (its tags meet :func:`packaging.tags.sys_tags`)."""
+    return fits(wheel_tags(wheel), sys_tags())
