@@ -24,14 +24,16 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
+from .check import checks_fingerprint, checks_run_here
 from .errors import SlimwheelError, VerifyFailed
-from .fetch import obtain, wheel_runs_here
+from .fetch import obtain
 from .lock import Lock, WheelIdentity, read_lock
+from .options import CheckOptions, Learn, Replay, RulesOnly, ShrinkOptions, check_options, default_cache_dir
 from .recipe import PlatformRecipe, Recipe, SourceBuild
 from .report import WheelReport
-from .sandbox import Check, checks_fingerprint, checks_run_here
-from .shrink import CheckOptions, ShrinkOptions, default_cache_dir, shrink, shrink_with_check, shrink_with_lock
-from .trial import TrialEvent, TrialOptions, default_jobs
+from .shrink import run
+from .tags import wheel_runs_here
+from .trial import TrialEvent
 
 
 @dataclass(frozen=True)
@@ -145,14 +147,14 @@ def _build_one(
         if can_check and WheelIdentity.of(wheel).sha256 != lock.wheel.sha256:
             return _verify_or_relearn(result, pr, wheel, (lock, pr.lock), options, shrink_options, checks, progress)
         verify = checks if options.verify and can_check else None
-        (report,) = shrink_with_lock([wheel], out, shrink_options, [(lock, pr.lock)], verify)
+        (report,) = run([wheel], out, shrink_options, Replay(((lock, pr.lock),), verify))
         result.mode, result.report = ("lock-verified" if verify else "lock"), report
         if has_check and not can_check:
             result.note = "can't run here"
         if stale:
             result.note = "the lock was learned with another check: build a platform that runs it to relearn"
     else:
-        result.report = shrink(wheel, out, shrink_options)
+        (result.report,) = run([wheel], out, shrink_options, RulesOnly())
         if has_check and not can_check:
             result.note = "can't run here, no lock yet"
         elif not has_check:
@@ -174,8 +176,7 @@ def _learn(
         if progress:
             progress(f"{pr.recipe} [{pr.platform}]: {event.phase}, {event.runs} check runs")
 
-    save = [pr.lock] if pr.lock else []
-    (report,) = shrink_with_check([wheel], options.output_dir, shrink_options, checks, on_event, save_locks=save)
+    (report,) = run([wheel], options.output_dir, shrink_options, Learn(checks, (pr.lock,)), on_event)
     return report
 
 
@@ -194,7 +195,7 @@ def _verify_or_relearn(
     if progress:
         progress(f"{pr.recipe} [{pr.platform}]: the lock was learned on another build of {wheel.name}: verifying it")
     try:
-        (report,) = shrink_with_lock([wheel], options.output_dir, shrink_options, [lock], checks)
+        (report,) = run([wheel], options.output_dir, shrink_options, Replay((lock,), checks))
     except VerifyFailed:
         result.mode, result.report = "relearned", _learn(pr, wheel, options, shrink_options, checks, progress)
         result.note = "the lock, learned on another build of this wheel, failed the check: relearned and saved"
@@ -225,8 +226,13 @@ def shrink_options_of(pr: PlatformRecipe, jobs: int | None) -> ShrinkOptions:
 
 
 def check_options_of(pr: PlatformRecipe, cache: Path, jobs: int | None) -> CheckOptions:
-    checks = tuple([Check.script(p) for p in pr.check_scripts] + [Check.command(c) for c in pr.check_commands])
-    trial = TrialOptions(checks=checks, same_output=pr.same_output, jobs=jobs or default_jobs(), stubs=pr.stubs)
-    return CheckOptions(
-        trial=trial, requirements=tuple(pr.requirements), with_wheels=tuple(pr.with_wheels), cache_dir=cache
+    return check_options(
+        scripts=pr.check_scripts,
+        commands=pr.check_commands,
+        same_output=pr.same_output,
+        jobs=jobs,
+        stubs=pr.stubs,
+        requirements=pr.requirements,
+        with_wheels=pr.with_wheels,
+        cache_dir=cache,
     )

@@ -3,7 +3,8 @@
 Static and conservative: the statements that run at import time (module level, and inside ``if``/``try``/``with``/
 ``class`` bodies — not inside functions) whatever their conditions. Used to keep the packages that code outside
 them imports (:mod:`slimwheel.plan`), to skip stubs that can't work (:mod:`slimwheel.stubs`) and to keep the
-import closure of a candidate together during blind trial deletion (:mod:`slimwheel.trial`). Item keys are
+import closure of a candidate together during blind trial deletion (:mod:`slimwheel.trial`). It is also the one home
+of the rule that a package keeping any file keeps its ``__init__.py`` (:func:`package_inits`). Item keys are
 installed paths with ``/`` (``numpy/linalg/_linalg.py``); see :mod:`slimwheel.trace`.
 """
 
@@ -161,3 +162,19 @@ def _module_of(key: str) -> str | None:
     stem = path.name.split(".", 1)[0]
     parts = [*path.parent.parts, stem] if stem != "__init__" else list(path.parent.parts)
     return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
+
+
+def package_inits(kept: Iterable[str], available: Iterable[str]) -> set[str]:
+    """The rule, in one place: a package that keeps any file keeps its ``__init__.py``, and so do its parent
+    packages (else Python imports it as a namespace package, and it "works" without its code). Given the kept
+    paths and every path there is (archive paths or installed ones alike), the ``__init__.py`` paths to keep."""
+    there = set(available)
+    needed: set[str] = set()
+    for path in kept:
+        parent = PurePosixPath(path).parent
+        while str(parent) not in (".", ""):
+            init = f"{parent}/__init__.py"
+            if init in there:
+                needed.add(init)
+            parent = parent.parent
+    return needed

@@ -22,7 +22,7 @@ from pathlib import PurePosixPath
 
 from .categories import Category
 from .contents import Wheel, module_name
-from .imports import executed_imports
+from .imports import executed_imports, package_inits
 from .licences import KEPT_REASON, licence_paths
 from .rules import Patterns, Rule, rule_for
 
@@ -36,6 +36,16 @@ class Plan:
     replaced: dict[str, bytes] = field(default_factory=dict)  # archive path → new content (entry_points.txt)
     dropped_entry_points: list[str] = field(default_factory=list)  # "group: name = target"
     warnings: list[str] = field(default_factory=list)  # for the report (e.g. --prune matching a licence file)
+
+    def copy(self) -> Plan:
+        """A plan of its own to add removals to: later stages never change an earlier stage's plan."""
+        return Plan(
+            dict(self.remove),
+            dict(self.kept),
+            dict(self.replaced),
+            list(self.dropped_entry_points),
+            list(self.warnings),
+        )
 
 
 def make_plan(wheel: Wheel, categories: Mapping[str, Category], rules: Iterable[Rule], patterns: Patterns) -> Plan:
@@ -122,18 +132,12 @@ def _keep_needed(wheel: Wheel, plan: Plan) -> None:
 
 
 def _keep_package_inits(wheel: Wheel, plan: Plan, path_to_module: Mapping[str, str]) -> bool:
-    """A package directory that keeps any file keeps its __init__.py (and so do its parent packages)."""
-    kept_dirs: set[str] = set()
-    for entry in wheel.entries:
-        if entry.path not in plan.remove:
-            parent = PurePosixPath(entry.path).parent
-            while str(parent) != ".":
-                kept_dirs.add(str(parent))
-                parent = parent.parent
+    """Put back the removed ``__init__.py`` of every package that keeps a file (:func:`package_inits`)."""
+    paths = [entry.path for entry in wheel.entries]
+    needed = package_inits((path for path in paths if path not in plan.remove), paths)
     changed = False
     for path in list(plan.remove):
-        p = PurePosixPath(path)
-        if p.name == "__init__.py" and str(p.parent) in kept_dirs and path in path_to_module:
+        if path in needed and path in path_to_module:
             reason = plan.remove.pop(path)
             plan.kept[path] = f"__init__.py of a package that keeps other files (would be removed by {reason})"
             changed = True

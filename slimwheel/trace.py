@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,100 @@ def _pairs(record: dict[str, Any], field: str) -> set[tuple[str, str]]:
     }
 
 
+@dataclass
+class _Records:
+    """The per-process trace records of one run, merged (paths as the processes saw them)."""
+
+    paths: set[str] = field(default_factory=set)
+    listed: set[str] = field(default_factory=set)
+    programs: set[str] = field(default_factory=set)
+    modules: set[str] = field(default_factory=set)
+    call_paths: set[tuple[str, str]] = field(default_factory=set)
+    access_paths: set[tuple[str, str]] = field(default_factory=set)
+    processes: int = 0
+
+    @staticmethod
+    def read(trace_dir: Path) -> _Records:
+        merged = _Records()
+        for trace_file in sorted(trace_dir.glob("*.json")) if trace_dir.is_dir() else []:
+            try:
+                record = json.loads(trace_file.read_bytes())
+            except (OSError, ValueError):
+                continue
+            if not isinstance(record, dict):
+                continue
+            merged.processes += 1
+            for name in ("opened", "module_files", "mapped"):
+                merged.paths.update(_strings(record, name))
+            merged.listed.update(_strings(record, "listed"))
+            merged.programs.update(_strings(record, "programs"))
+            merged.modules.update(_strings(record, "modules"))
+            merged.call_paths |= _pairs(record, "calls")
+            merged.access_paths |= _pairs(record, "accesses")
+        return merged
+
+
+class _Tree:
+    """Recorded paths seen from one candidate tree: which of them are in it, as tree-relative paths."""
+
+    def __init__(self, tree: Path) -> None:
+        self.tree = tree
+        self.roots = {os.path.normpath(os.path.abspath(tree)), os.path.realpath(tree)}
+        self.bin_dir = os.path.join(os.path.realpath(tree), "bin")
+        self._keys: dict[str, str] = {}
+
+    def relative(self, path: str) -> str | None:
+        path = os.path.normpath(path)
+        if not any(path.startswith(root + os.sep) or path == root for root in self.roots):
+            return None
+        resolved = os.path.realpath(path)
+        for root in self.roots:
+            if resolved.startswith(root + os.sep):
+                return resolved[len(root) + 1 :].replace(os.sep, "/")
+            if resolved == root:
+                return ""
+        return None
+
+    def source_key(self, path: str) -> str:
+        """The item key of a code object's file (a source path, in the tree or not); ``""`` if outside."""
+        if path not in self._keys:
+            rel = self.relative(path) if path.startswith("/") else None
+            self._keys[path] = (path_key(rel) or "") if rel is not None else ""
+        return self._keys[path]
+
+    def files(self, records: _Records) -> set[str]:
+        """Item keys of the files opened, mapped or run (a ``.pyc`` counts for its source)."""
+        files: set[str] = set()
+        for path in records.paths | {p for p in records.programs if "/" in p}:
+            rel = self.relative(path)
+            if rel is None or not os.path.isfile(path):
+                continue
+            key = path_key(rel)
+            if key is not None:
+                files.add(key)
+            source = bytecode_source(rel)
+            if source is not None and source.startswith("site/") and os.path.isfile(os.path.join(self.tree, source)):
+                key = path_key(source)
+                if key is not None:
+                    files.add(key)
+        for program in records.programs:
+            if "/" not in program and os.path.isfile(os.path.join(self.bin_dir, program)):
+                files.add(TREE_ROOTS["bin"] + program)
+        return files
+
+    def directories(self, records: _Records) -> set[str]:
+        """Item keys of the directories listed."""
+        directories: set[str] = set()
+        for path in records.listed:
+            rel = self.relative(path)
+            if rel is None or not os.path.isdir(path):
+                continue
+            key = _directory_key(rel)
+            if key is not None:
+                directories.add(key)
+        return directories
+
+
 def read_traces(trace_dir: Path, tree: Path) -> Trace:
     """Merge the per-process traces in ``trace_dir`` into the item keys of ``tree`` they touched.
 
@@ -161,87 +255,17 @@ def read_traces(trace_dir: Path, tree: Path) -> Trace:
     directory) of the tree. Paths outside the tree are ignored; unreadable trace files (a process killed while
     writing) are skipped.
     """
-    paths: set[str] = set()
-    listed: set[str] = set()
-    programs: set[str] = set()
-    modules: set[str] = set()
-    call_paths: set[tuple[str, str]] = set()
-    access_paths: set[tuple[str, str]] = set()
-    processes = 0
-    for trace_file in sorted(trace_dir.glob("*.json")) if trace_dir.is_dir() else []:
-        try:
-            record = json.loads(trace_file.read_bytes())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(record, dict):
-            continue
-        processes += 1
-        for field in ("opened", "module_files", "mapped"):
-            paths.update(_strings(record, field))
-        listed.update(_strings(record, "listed"))
-        programs.update(_strings(record, "programs"))
-        modules.update(_strings(record, "modules"))
-        call_paths |= _pairs(record, "calls")
-        access_paths |= _pairs(record, "accesses")
-
-    roots = {os.path.normpath(os.path.abspath(tree)), os.path.realpath(tree)}
-    bin_dir = os.path.join(os.path.realpath(tree), "bin")
-
-    def relative(path: str) -> str | None:
-        path = os.path.normpath(path)
-        if not any(path.startswith(root + os.sep) or path == root for root in roots):
-            return None
-        resolved = os.path.realpath(path)
-        for root in roots:
-            if resolved.startswith(root + os.sep):
-                return resolved[len(root) + 1 :].replace(os.sep, "/")
-            if resolved == root:
-                return ""
-        return None
-
-    files: set[str] = set()
-    for path in paths | {p for p in programs if "/" in p}:
-        rel = relative(path)
-        if rel is None or not os.path.isfile(path):
-            continue
-        key = path_key(rel)
-        if key is not None:
-            files.add(key)
-        source = bytecode_source(rel)
-        if source is not None and source.startswith("site/") and os.path.isfile(os.path.join(tree, source)):
-            key = path_key(source)
-            if key is not None:
-                files.add(key)
-    for program in programs:
-        if "/" not in program and os.path.isfile(os.path.join(bin_dir, program)):
-            files.add(TREE_ROOTS["bin"] + program)
-
-    directories: set[str] = set()
-    for path in listed:
-        rel = relative(path)
-        if rel is None or not os.path.isdir(path):
-            continue
-        key = _directory_key(rel)
-        if key is not None:
-            directories.add(key)
-
-    keys: dict[str, str] = {}
-
-    def source_key(path: str) -> str:
-        """The item key of a code object's file (a source path, in the tree or not); ``""`` if outside."""
-        if path not in keys:
-            rel = relative(path) if path.startswith("/") else None
-            keys[path] = (path_key(rel) or "") if rel is not None else ""
-        return keys[path]
-
-    calls = {(source_key(callee), source_key(caller)) for callee, caller in call_paths}
-    accesses = {(source_key(module), source_key(caller)) for module, caller in access_paths}
+    records = _Records.read(trace_dir)
+    seen = _Tree(tree)
+    files, directories = seen.files(records), seen.directories(records)
+    calls = {(seen.source_key(callee), seen.source_key(caller)) for callee, caller in records.call_paths}
+    accesses = {(seen.source_key(module), seen.source_key(caller)) for module, caller in records.access_paths}
     return Trace(
         files=frozenset(files),
         directories=frozenset(directories),
-        raw_paths=len(paths | listed | programs),
-        modules=frozenset(modules),
-        processes=processes,
+        raw_paths=len(records.paths | records.listed | records.programs),
+        modules=frozenset(records.modules),
+        processes=records.processes,
         calls=frozenset((callee, caller) for callee, caller in calls if callee),
         accesses=frozenset((module, caller) for module, caller in accesses if module),
     )

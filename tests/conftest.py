@@ -65,13 +65,14 @@ class Shrunk:
 @pytest.fixture(scope="session")
 def shrunk(run_once: RunOnce) -> Callable[[wheelcache.RealWheel], Shrunk]:
     """``shrunk(spec)``: the real wheel ``spec`` shrunk with default options, without SOURCE_DATE_EPOCH."""
-    from slimwheel.shrink import ShrinkOptions, shrink
+    from slimwheel.options import RulesOnly, ShrinkOptions
+    from slimwheel.shrink import run
 
     def build(spec: wheelcache.RealWheel, directory: Path) -> Any:
         source = wheelcache.fetch(spec)
         with pytest.MonkeyPatch.context() as mp:
             mp.delenv("SOURCE_DATE_EPOCH", raising=False)
-            return shrink(source, directory, ShrinkOptions())
+            return run([source], directory, ShrinkOptions(), RulesOnly())[0]
 
     def get(spec: wheelcache.RealWheel) -> Shrunk:
         report = run_once(f"shrunk-{spec.key}", lambda directory: build(spec, directory))

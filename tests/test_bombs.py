@@ -170,12 +170,13 @@ def test_disk_space_is_checked_before_extracting(tmp_path: Path, monkeypatch: py
 
 
 def test_shrink_refuses_when_the_temporary_disk_is_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from slimwheel.shrink import ShrinkOptions, shrink
+    from slimwheel.options import RulesOnly, ShrinkOptions
+    from slimwheel.shrink import run
 
     wheel = _native_wheel(tmp_path)
     monkeypatch.setattr(archive_module.shutil, "disk_usage", lambda path: DiskUsage(10**9, 10**9, 1000))
     with pytest.raises(OutputError, match="not enough disk space"):
-        shrink(wheel, tmp_path / "out", ShrinkOptions())
+        run([wheel], tmp_path / "out", ShrinkOptions(), RulesOnly())
     assert not (tmp_path / "out" / wheel.name).exists()
 
 

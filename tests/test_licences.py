@@ -27,9 +27,12 @@ from slimwheel.licences import (
     licence_paths,
 )
 from slimwheel.lock import Lock, StubRecord, read_lock, write_lock
+from slimwheel.options import Replay, RulesOnly, ShrinkOptions
 from slimwheel.plan import make_plan
+from slimwheel.prepared import prepare
+from slimwheel.replay import learned_lock
 from slimwheel.rules import DEFAULT_RULES, Patterns
-from slimwheel.shrink import ShrinkOptions, finish, learned_lock, prepare, shrink, shrink_with_lock
+from slimwheel.shrink import finish, run
 from slimwheel.stubs import is_extension_module, not_extension_modules, stub_candidate, stub_candidates
 
 DIST_INFO = "lic-1.0.dist-info"
@@ -167,7 +170,7 @@ def test_plan_keeps_every_licence_file_with_its_reason(wheel: Path) -> None:
 
 
 def test_shrink_with_rules_ships_every_licence_file(wheel: Path, tmp_path: Path) -> None:
-    report = shrink(wheel, tmp_path, ShrinkOptions())
+    (report,) = run([wheel], tmp_path, ShrinkOptions(), RulesOnly())
     out = names(report.output or "")
     assert set(LICENCES) <= out
     assert {"lic/license.py", "lic/notices.py"} <= out  # kept anyway: no rule removes Python modules
@@ -179,7 +182,7 @@ def test_shrink_with_rules_ships_every_licence_file(wheel: Path, tmp_path: Path)
 
 def test_prune_on_a_licence_file_keeps_it_and_warns(wheel: Path, tmp_path: Path) -> None:
     options = ShrinkOptions(patterns=Patterns(prune=("lic/NOTICE", "*.txt", "lic/license.py")))
-    report = shrink(wheel, tmp_path, options)
+    (report,) = run([wheel], tmp_path, options, RulesOnly())
     out = names(report.output or "")
     assert set(LICENCES) <= out
     assert "lic/license.py" not in out  # a module named license is pruned like any module
@@ -196,7 +199,7 @@ def test_prune_on_a_licence_file_keeps_it_and_warns(wheel: Path, tmp_path: Path)
 
 def test_replaying_an_old_lock_keeps_its_licence_files_and_says_so(wheel: Path, tmp_path: Path) -> None:
     lock_file = tmp_path / "lic.lock"
-    shrink(wheel, None, ShrinkOptions(), save_lock=lock_file)
+    run([wheel], None, ShrinkOptions(), RulesOnly((lock_file,)))
     lock = read_lock(lock_file)
     assert not set(lock.removed) & set(LICENCES) and set(LICENCES) <= set(lock.kept)
     # as every lock learned before licences were protected: it removes them, one through a stub
@@ -210,7 +213,7 @@ def test_replaying_an_old_lock_keeps_its_licence_files_and_says_so(wheel: Path, 
     )
     write_lock(lock_file, old)
     (tmp_path / "wh").mkdir()
-    (report,) = shrink_with_lock([wheel], tmp_path / "wh", ShrinkOptions(), [(read_lock(lock_file), lock_file)])
+    (report,) = run([wheel], tmp_path / "wh", ShrinkOptions(), Replay(((read_lock(lock_file), lock_file),)))
     out = names(report.output or "")
     assert set(LICENCES) <= out
     assert report.lock is not None
@@ -227,9 +230,13 @@ def test_replaying_an_old_lock_keeps_its_licence_files_and_says_so(wheel: Path, 
 def test_learned_lock_never_lists_a_licence_file_as_removed(wheel: Path) -> None:
     p = prepare(wheel, None, ShrinkOptions())
     # whatever a layer above did wrong, the lock it learns keeps licence files
-    p.plan.remove["lic/COPYING"] = "not needed by the check (x.py)"
-    p.stubs = [StubRecord("lic.random", "lic/random/__init__.py", ("lic/random/LICENSE.md", "lic/random/__init__.py"))]
-    lock = learned_lock(p, check="", created_by="test")
+    plan = p.plan.copy()
+    plan.remove["lic/COPYING"] = "not needed by the check (x.py)"
+    stub = StubRecord("lic.random", "lic/random/__init__.py", ("lic/random/LICENSE.md", "lic/random/__init__.py"))
+    try:
+        lock = learned_lock(replace(p, plan=plan, stubs=(stub,)), check="", created_by="test")
+    finally:
+        p.close()
     assert "lic/COPYING" not in lock.removed and "lic/COPYING" in lock.kept
     assert lock.stubs[0].replaces == ("lic/random/__init__.py",) and "lic/random/LICENSE.md" in lock.kept
     assert isinstance(lock, Lock)
@@ -240,7 +247,7 @@ def test_learned_lock_never_lists_a_licence_file_as_removed(wheel: Path) -> None
 
 def test_finish_refuses_to_write_a_wheel_without_a_licence_file(wheel: Path, tmp_path: Path) -> None:
     p = prepare(wheel, tmp_path, ShrinkOptions())
-    p.entries = [e for e in p.entries if e.path != "lic/integrate/LICENSE_DOP"]
+    p = replace(p, entries=[e for e in p.entries if e.path != "lic/integrate/LICENSE_DOP"])
     with pytest.raises(LicenceFileLost, match="lic/integrate/LICENSE_DOP would be missing from the output"):
         finish(p, ShrinkOptions())
     assert not (tmp_path / wheel.name).exists()

@@ -33,14 +33,16 @@ from test_real_wheels import UV, UV_PLATFORMS, check_installed, natives, open_pe
 from test_trial_real import pip_target
 from wheelcache import NUMPY_LINUX, NUMPY_WIN32, NUMPY_WIN64, ONNXRUNTIME_LINUX, SCIPY_LINUX, RealWheel
 
+from slimwheel import shrink as pipeline
 from slimwheel.binaries import describe
+from slimwheel.check import Check
 from slimwheel.cli import main
 from slimwheel.contents import read_wheel
 from slimwheel.errors import ExitCode
 from slimwheel.licences import KEPT_REASON, licence_paths
-from slimwheel.lock import Lock, WheelIdentity, path_signature, read_lock, write_lock
-from slimwheel.sandbox import Check
-from slimwheel.shrink import CheckOptions, ShrinkOptions, locks_for_wheels, shrink_with_check, shrink_with_lock
+from slimwheel.lock import Lock, WheelIdentity, locks_for_wheels, read_lock, write_lock
+from slimwheel.lockmap import path_signature
+from slimwheel.options import CheckOptions, Learn, Replay, ShrinkOptions
 from slimwheel.trial import TrialOptions
 
 MB = 1_000_000
@@ -477,9 +479,7 @@ def numpy_lock(tmp_path_factory: pytest.TempPathFactory, lock_cache: Path) -> Nu
     lock = tmp / "numpy.lock"
     options = CheckOptions(trial=TrialOptions(checks=(Check.script(check),), jobs=2), cache_dir=lock_cache)
     (tmp / "out").mkdir()
-    (report,) = shrink_with_check(
-        [wheelcache.fetch(NUMPY_LINUX)], tmp / "out", ShrinkOptions(), options, save_locks=[lock]
-    )
+    (report,) = pipeline.run([wheelcache.fetch(NUMPY_LINUX)], tmp / "out", ShrinkOptions(), Learn(options, (lock,)))
     assert report.check is not None and not report.check.interrupted and report.output is not None
     assert report.lock is not None and report.lock.action == "saved"
     return NumpyLock(lock, Path(report.output), check, report.check.seconds)
@@ -685,7 +685,7 @@ def test_an_old_lock_that_removes_licence_files_keeps_them(
     lock_file = tmp_path / lock_name
     write_lock(lock_file, lock)
     (tmp_path / "wh").mkdir()
-    (report,) = shrink_with_lock([source], tmp_path / "wh", ShrinkOptions(), [(lock, lock_file)])
+    (report,) = pipeline.run([source], tmp_path / "wh", ShrinkOptions(), Replay(((lock, lock_file),)))
     assert report.lock is not None and report.output is not None
     before, after = members(source), members(report.output)
     assert {path: after.get(path) for path in licences} == {path: before[path] for path in licences}

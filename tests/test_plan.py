@@ -11,9 +11,10 @@ from synth import SynthWheel, demo_wheel
 from slimwheel.contents import read_wheel
 from slimwheel.errors import UsageError
 from slimwheel.inspection import categorize_entries
+from slimwheel.options import RulesOnly, ShrinkOptions
 from slimwheel.plan import EMPTIED_ENTRY_POINTS, Plan, make_plan
 from slimwheel.rules import DEFAULT_RULES, RULES, Patterns, select_rules
-from slimwheel.shrink import ShrinkOptions, shrink
+from slimwheel.shrink import run
 
 
 def plan_for(path: Path, rules: str | None = None, prune: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> Plan:
@@ -181,7 +182,7 @@ def test_an_entry_points_txt_left_empty_is_dropped_not_written_empty(tmp_path: P
         "console_scripts: pkg-tests = pkg.tests.run:main",
         "pytest11: pkg = pkg.tests",
     ]
-    report = shrink(wheel, tmp_path, ShrinkOptions())
+    (report,) = run([wheel], tmp_path, ShrinkOptions(), RulesOnly())
     with zipfile.ZipFile(report.output or "") as zf:
         assert path not in zf.namelist()
         record = zf.read("pkg-2.0.dist-info/RECORD").decode()

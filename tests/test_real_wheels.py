@@ -36,11 +36,12 @@ from wheelcache import (
     RealWheel,
 )
 
+from slimwheel import shrink as pipeline
 from slimwheel.binaries import describe
 from slimwheel.contents import read_wheel
 from slimwheel.licences import licence_paths
+from slimwheel.options import RulesOnly, ShrinkOptions
 from slimwheel.report import to_json
-from slimwheel.shrink import ShrinkOptions, shrink
 
 pytestmark = pytest.mark.realwheel
 
@@ -399,7 +400,7 @@ def test_output_is_byte_identical_across_runs(
     first = shrunk(spec)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     # A different thread count too: the bytes must not depend on it.
-    again = Path(shrink(first.input, tmp_path, ShrinkOptions(jobs=1)).output or "")
+    again = Path(pipeline.run([first.input], tmp_path, ShrinkOptions(jobs=1), RulesOnly())[0].output or "")
     assert again != first.output
     one, two = read_all(first.output), read_all(again)
     assert one.keys() == two.keys()
@@ -415,7 +416,7 @@ def test_source_date_epoch_sets_every_timestamp(
     epoch = 1_700_000_000  # 2023-11-14 22:13:20 UTC (zip stores even seconds)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))
     first = shrunk(NUMPY_LINUX)
-    report = shrink(first.input, tmp_path, ShrinkOptions())
+    (report,) = pipeline.run([first.input], tmp_path, ShrinkOptions(), RulesOnly())
     out = Path(report.output or "")
     assert {i.date_time for i in files(out).values()} == {time.gmtime(epoch)[:6]}
     # Only the timestamps differ from the run without SOURCE_DATE_EPOCH.

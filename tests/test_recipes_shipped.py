@@ -19,8 +19,9 @@ from wheelcache import RealWheel
 
 from slimwheel.build import BuildOptions, PlatformBuild, build, check_options_of, shrink_options_of
 from slimwheel.lock import read_lock
+from slimwheel.options import Replay
 from slimwheel.recipe import ProjectSpec, SourceBuild, load_recipe
-from slimwheel.shrink import shrink_with_lock
+from slimwheel.shrink import run
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = sorted((REPO / "recipes").glob("*.toml"))
@@ -144,7 +145,7 @@ def test_torch_recipe_lock_replays_on_the_local_wheel(
     pr = load_recipe(REPO / "recipes" / "torch-cpu.toml").for_platform("linux_x86_64")
     assert pr.lock is not None
     lock = read_lock(pr.lock)
-    (report,) = shrink_with_lock([TORCH_WHEEL], tmp_path, shrink_options_of(pr, None), [(lock, pr.lock)])
+    (report,) = run([TORCH_WHEEL], tmp_path, shrink_options_of(pr, None), Replay(((lock, pr.lock),)))
     assert report.lock is not None and report.lock.coverage == 1.0
     assert report.after.archive <= (pr.max_size or 0)
     assert report.after.total.installed <= 400 * MB
