@@ -3,6 +3,11 @@
 Nothing here prints or knows the stream: the views are rich objects for the caller to print, their text passed
 through the caller's ``safe`` (:meth:`slimwheel.console.AppConsole.safe`) so that it can be shown; paths are laid
 out so that none is ever wrapped (:class:`~slimwheel.console.NameTable`).
+
+``slimwheel build``'s table and JSON live here too, made of the wheel reports of its outcomes: they are given as
+:class:`BuildOutcome` (what :class:`slimwheel.build.PlatformBuild` has), since the build imports this module and not
+the other way round. With them the module is some 550 lines, over the house's 500, on purpose: the build's JSON
+nests this module's JSON of a wheel, and its table shows the same sizes, check and lock summaries.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
+from typing import Protocol
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -144,39 +151,7 @@ class WheelReport:
 
 
 def to_json(reports: Sequence[WheelReport], *, total_budget: int | None = None) -> dict[str, object]:
-    wheels = []
-    for r in reports:
-        wheels.append(
-            {
-                "input": r.input,
-                "output": r.output,
-                "before": _snapshot_json(r.before),
-                "after": _snapshot_json(r.after),
-                "removed": [asdict(x) for x in r.removed],
-                "stripped": [{**asdict(x), "saved": x.saved} for x in r.stripped],
-                "skipped": [asdict(x) for x in r.skipped],
-                "kept": [asdict(x) for x in r.kept],
-                "dropped_entry_points": r.dropped_entry_points,
-                "warnings": r.warnings,
-                "seconds": round(r.seconds, 3),
-                "budget": r.budget,
-                "over_budget": r.over_budget,
-                "check": None
-                if r.check is None
-                else {
-                    "checks": r.check.checks,
-                    "runs": r.check.total_runs,
-                    "phases": r.check.runs,
-                    "seconds": round(r.check.seconds, 3),
-                    "timeout": r.check.timeout,
-                    "removed": r.check.removed,
-                    "stubs": r.check.stubs,
-                    "interrupted": r.check.interrupted,
-                    "notes": r.check.notes,
-                },
-                "lock": None if r.lock is None else {**asdict(r.lock), "coverage": round(r.lock.coverage, 4)},
-            }
-        )
+    wheels = [_wheel_json(r) for r in reports]
     before = sum((r.before.archive for r in reports), 0)
     after = sum((r.after.archive for r in reports), 0)
     return {
@@ -188,6 +163,38 @@ def to_json(reports: Sequence[WheelReport], *, total_budget: int | None = None) 
             "budget": total_budget,
             "over_budget": total_budget is not None and after > total_budget,
         },
+    }
+
+
+def _wheel_json(r: WheelReport) -> dict[str, object]:
+    return {
+        "input": r.input,
+        "output": r.output,
+        "before": _snapshot_json(r.before),
+        "after": _snapshot_json(r.after),
+        "removed": [asdict(x) for x in r.removed],
+        "stripped": [{**asdict(x), "saved": x.saved} for x in r.stripped],
+        "skipped": [asdict(x) for x in r.skipped],
+        "kept": [asdict(x) for x in r.kept],
+        "dropped_entry_points": r.dropped_entry_points,
+        "warnings": r.warnings,
+        "seconds": round(r.seconds, 3),
+        "budget": r.budget,
+        "over_budget": r.over_budget,
+        "check": None
+        if r.check is None
+        else {
+            "checks": r.check.checks,
+            "runs": r.check.total_runs,
+            "phases": r.check.runs,
+            "seconds": round(r.check.seconds, 3),
+            "timeout": r.check.timeout,
+            "removed": r.check.removed,
+            "stubs": r.check.stubs,
+            "interrupted": r.check.interrupted,
+            "notes": r.check.notes,
+        },
+        "lock": None if r.lock is None else {**asdict(r.lock), "coverage": round(r.lock.coverage, 4)},
     }
 
 
@@ -440,3 +447,105 @@ def _lock_lines(lock: LockSummary, safe: Safe, shown: int = 10) -> list[Renderab
                 lines.append(_more(len(paths) - shown, "file", safe, indent=4))
     lines.extend(Text(safe(f"  note: {note}"), style="yellow") for note in lock.notes)
     return lines
+
+
+# ---- slimwheel build: one row per recipe and platform ----------------------------------------------------------
+
+
+class BuildOutcome(Protocol):
+    """What the build table and JSON show of one recipe on one platform (a :class:`slimwheel.build.PlatformBuild`,
+    which this module does not import: the build imports this module)."""
+
+    @property
+    def recipe(self) -> str: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def mode(self) -> str: ...  # "check", "lock", "lock-verified", "relearned", "rules" or "failed"
+    @property
+    def budget(self) -> int | None: ...
+    @property
+    def report(self) -> WheelReport | None: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def over_budget(self) -> bool: ...
+
+
+#: How each build mode is shown in the build table, and its line in the table's legend.
+BUILD_MODES: dict[str, tuple[str, str]] = {
+    "check": ("check (lock learned)", "check: trial deletion ran here and saved the lock"),
+    "lock": ("lock replayed", "lock: the lock replayed with no check runs, what didn't map kept (never guessed)"),
+    "lock-verified": (
+        "lock replayed, verified",
+        "lock replayed, verified: the lock replayed, then one check run passed on the result",
+    ),
+    "relearned": (
+        "relearned (lock failed on this build)",
+        "relearned: the lock failed the check on this build, so trial deletion ran here",
+    ),
+    "rules": ("rules only", "rules: rules and stripping only"),
+}
+
+
+def _how(mode: str) -> Text:
+    if mode == "failed":
+        return Text("failed", style="red")
+    return Text(BUILD_MODES[mode][0] if mode in BUILD_MODES else mode.replace("-", " "))
+
+
+def build_table(results: Sequence[BuildOutcome], *, safe: Safe = str) -> RenderableType:
+    """One row per recipe and platform: sizes before/after, the budget, how it was shrunk; its legend lists the
+    ways present in the table."""
+    modes = list(dict.fromkeys(r.mode for r in results if r.mode in BUILD_MODES))
+    table = NameTable(
+        "slimwheel build",
+        ["recipe", "platform"],
+        [
+            Field("before"),
+            Field("after"),
+            Field("budget"),
+            Field("how", "left", flex=True),
+            Field("notes", "left", flex=True),
+        ],
+        caption="\n".join(BUILD_MODES[m][1] for m in modes) or None,
+        box=box.HEAVY_HEAD,
+    )
+    for r in results:
+        report = r.report
+        budget = human_size(r.budget) if r.budget is not None else safe("—")
+        if report is None:
+            table.add_row([r.recipe, r.platform], [safe("—"), safe("—"), budget, _how("failed"), Text(r.error or "")])
+            continue
+        after = Text(human_size(report.after.archive))
+        if r.budget is not None:
+            after = Text(f"{after} OVER", style="red") if r.over_budget else Text(str(after), style="green")
+        notes = r.note
+        if report.lock is not None and report.lock.action == "replayed":
+            notes = f"{report.lock.coverage:.0%} of the lock mapped; {notes}".rstrip("; ")
+        if report.check is not None:
+            notes = f"{plural(report.check.total_runs, 'check run')}; {notes}".rstrip("; ")
+        before = human_size(report.before.archive)
+        table.add_row([r.recipe, r.platform], [before, after, budget, _how(r.mode), Text(safe(notes))])
+    return table
+
+
+def build_json(results: Sequence[BuildOutcome]) -> dict[str, object]:
+    return {
+        "schema_version": 1,
+        "builds": [
+            {
+                "recipe": r.recipe,
+                "platform": r.platform,
+                "mode": r.mode,
+                "budget": r.budget,
+                "over_budget": r.over_budget,
+                "note": r.note,
+                "error": r.error,
+                "report": _wheel_json(r.report) if r.report is not None else None,
+            }
+            for r in results
+        ],
+    }

@@ -16,9 +16,8 @@ import pytest
 from synth import EXT_SUFFIX, SynthWheel, compile_shared_lib, demo_wheel, native_tag
 
 from slimwheel.build import PlatformBuild
-from slimwheel.cli import build_table
 from slimwheel.console import make_console
-from slimwheel.report import Snapshot, WheelReport
+from slimwheel.report import Snapshot, WheelReport, build_table
 
 UV = Path(sys.executable).with_name("uv")
 
@@ -204,11 +203,12 @@ def test_version_and_module_entry() -> None:
 
 def test_no_strip_tool_is_a_warning_not_a_failure(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from slimwheel import shrink as shrink_module
+    from slimwheel import strip as strip_module
     from slimwheel.binaries import StripTools
-    from slimwheel.shrink import ShrinkOptions
+    from slimwheel.options import RulesOnly, ShrinkOptions
 
-    monkeypatch.setattr(shrink_module, "find_strip_tools", lambda: StripTools(elf=(), pe=()))
-    report = shrink_module.shrink(demo, tmp_path, ShrinkOptions())
+    monkeypatch.setattr(strip_module, "find_strip_tools", lambda: StripTools(elf=(), pe=()))
+    (report,) = shrink_module.run([demo], tmp_path, ShrinkOptions(), RulesOnly())
     assert report.stripped == []
     assert report.warnings == ["no strip tool for ELF installed (install binutils): 1 file(s) left unstripped"]
     assert (tmp_path / demo.name).exists()
@@ -449,12 +449,12 @@ def test_a_closed_standard_output_is_one_line_not_an_internal_error(demo: Path) 
 def test_a_broken_pipe_inside_a_command_is_exit_2_and_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from slimwheel import cli
+    from slimwheel import cli, cli_rules
 
     def closed(*args: object) -> int:
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(cli, "_rules", closed)
+    monkeypatch.setattr(cli_rules, "execute", closed)
     assert cli.main(["rules"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "slimwheel: error: standard output was closed before everything was written"
