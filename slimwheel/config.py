@@ -66,9 +66,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import UsageError
+from .errors import RecipeError, UsageError
 from .recipe import find_project_defaults
-from .settings import Entry, RecipeError, anchored_commands, load_project_table, not_a_file, rules_spec
+from .settings import Entry, anchored_commands, load_project_table, not_a_file, rules_spec
 
 COMMAND_LINE = "command line"
 DEFAULT = "default"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
 from enum import IntEnum
 
 
@@ -50,3 +52,15 @@ class VerifyFailed(SlimwheelError):
     """The check failed on the result of a lock replay (``--verify``); nothing was written."""
 
     exit_code = ExitCode.CHECK_FAILED
+
+
+class RecipeError(UsageError):
+    """A recipe or ``[tool.slimwheel]`` table that can't be used; the message names the file, line and key."""
+
+
+def did_you_mean(word: str, known: Collection[str]) -> str:
+    """``; did you mean 'strip'?`` for the closest of ``known`` to ``word`` (case aside), or ``""``: the end of a
+    one-line error about an unknown name."""
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"; did you mean {lowered[close[0]]!r}?" if close else ""

@@ -30,10 +30,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from .errors import SlimwheelError
-from .recipe import LocalWheel, PlatformRecipe, ProjectSpec, SourceBuild, parse_python_version, platform_info
-from .tags import fits, runs_here, target_tags
-from .tags import wheel_fits as wheel_fits
-from .tags import wheel_runs_here as wheel_runs_here
+from .recipe import LocalWheel, PlatformRecipe, ProjectSpec, SourceBuild
+from .tags import fits, parse_python_version, platform_info, runs_here, target_tags
 
 
 class FetchError(SlimwheelError):

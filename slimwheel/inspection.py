@@ -39,7 +39,6 @@ __all__ = [
     "Inspection",
     "NativeFile",
     "TreeNode",
-    "categorize_entries",  # from slimwheel.categories, for its importers until they import it from there
     "inspect_wheel",
     "renderables",
     "size_tree",

@@ -20,7 +20,6 @@ checks that the ones a recipe names exist; it must not fetch, build or shrink an
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .binaries import StripLevel
+from .errors import RecipeError as RecipeError  # part of this module's interface: load_recipe raises it
 from .rules import Patterns, Rule, select_rules
 from .settings import (
     CHECK,
@@ -37,78 +37,18 @@ from .settings import (
     Entry,
     Node,
     anchored_commands,
-    did_you_mean,
     entries,
     load_project_table,
     not_a_file,
     read_document,
     rules_spec,
 )
-from .settings import RecipeError as RecipeError  # part of this module's interface: load_recipe raises it
+from .tags import HOST_PYTHON as HOST_PYTHON
+from .tags import PLATFORMS as PLATFORMS
+from .tags import PYTHON_VERSION, unknown_platform
+from .tags import parse_python_version as parse_python_version
+from .tags import platform_info as platform_info
 from .tomlfile import kind_and_value
-
-# --------------------------------------------------------------------------------------------------- platforms
-
-
-@dataclass(frozen=True)
-class Platform:
-    """A target platform: the pip ``--platform`` values that select its wheels, most preferred first."""
-
-    name: str
-    pip_platforms: tuple[str, ...]
-    description: str
-
-
-def _linux(arch: str, oldest_minor: int, newest_minor: int = 28) -> tuple[str, ...]:
-    """manylinux_2_28 down to the oldest glibc a wheel may target, with the legacy aliases, then plain linux_*."""
-    legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-    tags: list[str] = []
-    for minor in range(newest_minor, oldest_minor - 1, -1):
-        tags.append(f"manylinux_2_{minor}_{arch}")
-        if minor in legacy and (arch in ("x86_64", "i686") or minor == 17):
-            tags.append(f"{legacy[minor]}_{arch}")
-    tags.append(f"linux_{arch}")
-    return tuple(tags)
-
-
-PLATFORMS: Mapping[str, Platform] = MappingProxyType(
-    {
-        p.name: p
-        for p in (
-            Platform("linux_x86_64", _linux("x86_64", 5), "Linux, x86-64, glibc ≥ 2.28 (manylinux_2_28 and older)"),
-            Platform("linux_aarch64", _linux("aarch64", 17), "Linux, ARM64, glibc ≥ 2.28 (manylinux_2_28 and older)"),
-            Platform("win_amd64", ("win_amd64",), "Windows, x86-64"),
-            Platform("win32", ("win32",), "Windows, 32-bit x86"),
-            Platform("macosx_arm64", ("macosx_11_0_arm64",), "macOS ≥ 11 on Apple silicon (arm64 and universal2)"),
-        )
-    }
-)
-
-HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def platform_info(name: str) -> Platform:
-    """The known platform ``name``; a :class:`RecipeError` listing the known ones otherwise."""
-    try:
-        return PLATFORMS[name]
-    except KeyError:
-        raise RecipeError(_unknown_platform(name)) from None
-
-
-def parse_python_version(text: str) -> tuple[int, int]:
-    """``"3.11"`` → ``(3, 11)``; anything but MAJOR.MINOR of a Python 3 is a :class:`RecipeError`."""
-    match = _PYTHON_VERSION.fullmatch(text)
-    if not match:
-        raise RecipeError(f"python version {text!r} is not MAJOR.MINOR of a Python 3, like '3.11'")
-    return 3, int(match.group(1))
-
-
-_PYTHON_VERSION = re.compile(r"3\.(0|[1-9]\d*)")
-
-
-def _known_platforms() -> str:
-    return "known platforms: " + ", ".join(PLATFORMS)
-
 
 # ------------------------------------------------------------------------------------------------- the results
 
@@ -201,7 +141,7 @@ def _python_version(node: Node) -> str:
     if isinstance(node.value, float):
         raise node.error(f'expected a string, got {kind_and_value(node.value)}; quote it: python-version = "3.11"')
     text = node.string()
-    if not _PYTHON_VERSION.fullmatch(text):
+    if not PYTHON_VERSION.fullmatch(text):
         raise node.error(f"{text!r} is not MAJOR.MINOR of a Python 3, like '3.11'")
     return text
 
@@ -261,7 +201,7 @@ class Recipe:
 
     def _resolve(self, platform: str, python_version: str | None, *, check_files: bool) -> PlatformRecipe:
         if platform not in PLATFORMS:
-            raise RecipeError(f"{self.path}: {_unknown_platform(platform)}")
+            raise RecipeError(f"{self.path}: {unknown_platform(platform)}")
         layers = [layer for layer in (self._defaults, self._base, self._overrides.get(platform)) if layer is not None]
 
         def pick(section: str, key: str) -> Entry | None:
@@ -354,10 +294,6 @@ class Recipe:
         )
 
 
-def _unknown_platform(name: str) -> str:
-    return f"unknown platform {name!r}{did_you_mean(name, PLATFORMS)} ({_known_platforms()})"
-
-
 # ----------------------------------------------------------------------------------------------------- loading
 
 
@@ -388,7 +324,7 @@ def load_recipe(path: Path, *, project_defaults: Path | None = None) -> Recipe:
     for item in platforms_node.items():
         platform = item.string()
         if platform not in PLATFORMS:
-            raise item.error(_unknown_platform(platform))
+            raise item.error(unknown_platform(platform))
         if platform in platforms:
             raise item.error(f"{platform!r} is listed twice")
         platforms.append(platform)

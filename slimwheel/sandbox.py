@@ -58,7 +58,6 @@ from typing import Any
 from packaging.tags import Tag
 
 from .check import WINDOWS_CHECKS, Check, CheckError, checks_run_here
-from .check import checks_fingerprint as checks_fingerprint
 from .contents import Wheel
 from .tags import fits, interpreter_tags
 from .trace import Trace, bootstrap_dir, bytecode_source, key_path, read_traces
@@ -66,19 +65,7 @@ from .trace import Trace, bootstrap_dir, bytecode_source, key_path, read_traces
 if sys.platform != "win32":  # on Windows checks don't run (see checks_run_here), and nothing else needs it
     import fcntl
 
-# WINDOWS_CHECKS, Check, CheckError, checks_fingerprint and checks_run_here are slimwheel.check's: re-exported here
-# until every importer imports them from there.
-__all__ = [
-    "OUTPUT_LIMIT",
-    "WINDOWS_CHECKS",
-    "Check",
-    "CheckError",
-    "Environment",
-    "RunResult",
-    "Sandbox",
-    "checks_fingerprint",
-    "checks_run_here",
-]
+__all__ = ["OUTPUT_LIMIT", "Environment", "RunResult", "Sandbox"]
 
 #: Bytes of stdout and of stderr kept per run: the first quarter and the last three quarters.
 OUTPUT_LIMIT = 64 * 1024

@@ -16,7 +16,6 @@ It must not know how a recipe is put together (its platforms, its layers of tabl
 
 from __future__ import annotations
 
-import difflib
 import os
 import shlex
 import tomllib
@@ -33,16 +32,11 @@ from packaging.version import InvalidVersion, Version
 
 from .binaries import StripLevel
 from .check import Check
-from .errors import SlimwheelError, UsageError
+from .errors import RecipeError, SlimwheelError, UsageError, did_you_mean
 from .rules import RULES, Patterns
 from .tomlfile import Key, KeyLines, NotUtf8, decode, dotted, kind_and_value, syntax_problem, toml_string
 from .units import parse_size
 from .writer import MAX_LEVEL
-
-
-class RecipeError(UsageError):
-    """A recipe or ``[tool.slimwheel]`` table that can't be used; the message names the file, line and key."""
-
 
 # ------------------------------------------------------------------------------------------ values with origins
 
@@ -140,13 +134,6 @@ def _key_hint(key: str, known: Collection[str]) -> str:
     if instead is not None and instead.split()[0] in known:
         return f"; write {instead}"
     return did_you_mean(key, known)
-
-
-def did_you_mean(word: str, known: Collection[str]) -> str:
-    """``; did you mean 'strip'?`` for the closest of ``known`` to ``word`` (case aside), or ``""``."""
-    lowered = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return f"; did you mean {lowered[close[0]]!r}?" if close else ""
 
 
 # ----------------------------------------------------------------------------------------------------- reading

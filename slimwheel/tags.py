@@ -13,26 +13,27 @@ A wheel installs where one of its tags (``cp311-cp311-manylinux_2_17_x86_64``, `
 packaging computes every tag list; this module only says which list applies. It runs nothing and knows nothing
 of environments, downloads or wheel contents: a wheel is its file name, or the tags it declares.
 
-The platform names (``win_amd64``) and Python versions come from :mod:`slimwheel.recipe`, imported where they are
-used: recipe's imports still reach the sandbox (for :class:`~slimwheel.check.Check`), which imports this module,
-and a module-level import would close that circle. Once Check comes from :mod:`slimwheel.check` everywhere, the
-import can move up.
+It is also the one home of the platforms slimwheel knows (:data:`PLATFORMS`: a name such as ``win_amd64`` and the
+pip ``--platform`` values that select its wheels) and of reading a Python version (``"3.11"``); recipes name both.
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import sys
 import sysconfig
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from packaging import tags as packaging_tags
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, sys_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .errors import BadWheel
+from .errors import BadWheel, RecipeError, did_you_mean
 
 __all__ = ["fits", "interpreter_tags", "runs_here", "target_tags", "wheel_fits", "wheel_runs_here", "wheel_tags"]
 
@@ -88,13 +89,78 @@ def interpreter_tags(info: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(str(tag) for tag in tags)
 
 
+# ------------------------------------------------------------------------------------------- the platforms
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A target platform: the pip ``--platform`` values that select its wheels, most preferred first."""
+
+    name: str
+    pip_platforms: tuple[str, ...]
+    description: str
+
+
+def _linux(arch: str, oldest_minor: int, newest_minor: int = 28) -> tuple[str, ...]:
+    """manylinux_2_28 down to the oldest glibc a wheel may target, with the legacy aliases, then plain linux_*."""
+    legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+    tags: list[str] = []
+    for minor in range(newest_minor, oldest_minor - 1, -1):
+        tags.append(f"manylinux_2_{minor}_{arch}")
+        if minor in legacy and (arch in ("x86_64", "i686") or minor == 17):
+            tags.append(f"{legacy[minor]}_{arch}")
+    tags.append(f"linux_{arch}")
+    return tuple(tags)
+
+
+PLATFORMS: Mapping[str, Platform] = MappingProxyType(
+    {
+        p.name: p
+        for p in (
+            Platform("linux_x86_64", _linux("x86_64", 5), "Linux, x86-64, glibc ≥ 2.28 (manylinux_2_28 and older)"),
+            Platform("linux_aarch64", _linux("aarch64", 17), "Linux, ARM64, glibc ≥ 2.28 (manylinux_2_28 and older)"),
+            Platform("win_amd64", ("win_amd64",), "Windows, x86-64"),
+            Platform("win32", ("win32",), "Windows, 32-bit x86"),
+            Platform("macosx_arm64", ("macosx_11_0_arm64",), "macOS ≥ 11 on Apple silicon (arm64 and universal2)"),
+        )
+    }
+)
+
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def platform_info(name: str) -> Platform:
+    """The known platform ``name``; a :class:`RecipeError` listing the known ones otherwise."""
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise RecipeError(unknown_platform(name)) from None
+
+
+def parse_python_version(text: str) -> tuple[int, int]:
+    """``"3.11"`` → ``(3, 11)``; anything but MAJOR.MINOR of a Python 3 is a :class:`RecipeError`."""
+    match = PYTHON_VERSION.fullmatch(text)
+    if not match:
+        raise RecipeError(f"python version {text!r} is not MAJOR.MINOR of a Python 3, like '3.11'")
+    return 3, int(match.group(1))
+
+
+PYTHON_VERSION = re.compile(r"3\.(0|[1-9]\d*)")
+
+
+def _known_platforms() -> str:
+    return "known platforms: " + ", ".join(PLATFORMS)
+
+
+def unknown_platform(name: str) -> str:
+    return f"unknown platform {name!r}{did_you_mean(name, PLATFORMS)} ({_known_platforms()})"
+
+
 # ---------------------------------------------------------------------------------------- a target platform
 
 
 def _expanded_platforms(platform: str) -> list[str]:
     """The platform tags pip accepts for ``platform``: a macOS ``--platform`` also accepts older versions."""
-    from .recipe import platform_info
-
     tags: list[str] = []
     for name in platform_info(platform).pip_platforms:
         match = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", name)
@@ -105,8 +171,6 @@ def _expanded_platforms(platform: str) -> list[str]:
 
 def target_tags(platform: str, python_version: str) -> frozenset[Tag]:
     """Every wheel tag a CPython ``python_version`` on ``platform`` accepts (what pip's target options select)."""
-    from .recipe import parse_python_version
-
     version = parse_python_version(python_version)
     interpreter = f"cp{version[0]}{version[1]}"
     platforms = _expanded_platforms(platform)
@@ -131,8 +195,6 @@ def runs_here(platform: str) -> bool:
 
     Only platform-specific tags count: a pure ``py3-none-any`` wheel runs anywhere and says nothing about it.
     """
-    from .recipe import HOST_PYTHON
-
     specific = {tag for tag in target_tags(platform, HOST_PYTHON) if tag.platform != "any"}
     return fits(specific, sys_tags())
 

@@ -17,7 +17,7 @@ import pytest
 from synth import SynthWheel, compile_extension, compile_shared_lib
 
 from slimwheel.contents import read_wheel
-from slimwheel.inspection import categorize_entries
+from slimwheel.categories import categorize_entries
 from slimwheel.licences import (
     KEPT_REASON,
     LicenceFileLost,
