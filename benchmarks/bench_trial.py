@@ -219,7 +219,7 @@ class Session:
         trial = Trial(
             self.sandbox, self.items, self.required, options, journal=self.work / "journals" / f"{name}.jsonl"
         )
-        trial.expected = dict(self.expected)
+        trial.oracle.expected = dict(self.expected)
         return trial
 
 
@@ -238,8 +238,8 @@ def session(wheel: Path, check: Path, cache: Path, work: Path) -> Iterator[Sessi
     s = Session(sandbox, items, required, Check.script(check), work)
     base = s.trial("baseline")
     base.baseline()  # passes with everything, fails with nothing; sets the timeout as the trial would
-    s.timeout, s.expected = base.timeout, dict(base.expected)
-    s.baseline_runs = dict(base.runs)
+    s.timeout, s.expected = base.oracle.timeout, dict(base.oracle.expected)
+    s.baseline_runs = dict(base.oracle.runs)
     try:
         yield s
     finally:
@@ -267,7 +267,7 @@ def run_strategy(
 
     def oracle(kept: frozenset[str]) -> bool:
         started = time.perf_counter()
-        passed = trial.evaluate(trial.files_for(kept), phase=name)
+        passed = trial.evaluate(trial.oracle.files_for(kept), phase=name)
         durations.append(time.perf_counter() - started)
         decisions.append(passed)
         return passed
@@ -280,10 +280,10 @@ def run_strategy(
     seconds = time.perf_counter() - started
     # Check runs, as the trial counts them: candidates that differ only by an __init__.py the trial adds back anyway
     # are one candidate for the trial (its own cache), though the reducer asked twice.
-    runs = trial.runs.get(name, 0)
+    runs = trial.oracle.runs.get(name, 0)
     finished = max_runs is None or reducer.stats.runs < max_runs
     print(f"  {name}: {runs} check runs in {seconds:.1f} s{'' if finished else ' (capped)'}", flush=True)
-    return Outcome(name, runs, seconds, trial.files_for(kept), durations, decisions, finished)
+    return Outcome(name, runs, seconds, trial.oracle.files_for(kept), durations, decisions, finished)
 
 
 def simulate(
@@ -295,7 +295,7 @@ def simulate(
     seen: set[frozenset[str]] = set()  # distinct candidates, as the trial would run them
 
     def oracle(kept: frozenset[str]) -> bool:
-        files = helper.files_for(kept)
+        files = helper.oracle.files_for(kept)
         passed = needed <= files
         decisions.append(passed)
         seen.add(files)
@@ -309,12 +309,12 @@ def simulate(
 def bench_strategies(
     s: Session, one_max_runs: int | None, ddmin_max_runs: int | None
 ) -> tuple[dict[str, Any], frozenset[str]]:
-    files_for = s.trial("files-for").files_for  # package __init__ files and required items, as the trial adds them
+    files_for = s.trial("files-for").oracle.files_for  # package __init__ files and required items, as trials add them
     hierarchical: dict[str, Any] = {}
 
     def hier_then_certify(reducer: Reducer, trial: Trial) -> frozenset[str]:
         hierarchical["kept"] = reducer.reduce_hierarchical()
-        hierarchical["runs"] = sum(trial.runs.values())
+        hierarchical["runs"] = sum(trial.oracle.runs.values())
         return reducer.certify(hierarchical["kept"])
 
     blind = run_strategy(s, "hierarchical+certify", hier_then_certify)
@@ -813,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     if not verified:
                         verified = frozenset(s.items)
-                    data["cycles"] = bench_cycles(s, rules_wheel, s.trial("v").files_for(verified), args.cycles)
+                    data["cycles"] = bench_cycles(s, rules_wheel, s.trial("v").oracle.files_for(verified), args.cycles)
         if len(data) > 2:
             data.get("configs", {}).pop("kept_default", None)
             data.get("configs", {}).get("rules_only", {}).pop("path", None)

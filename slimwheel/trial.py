@@ -18,19 +18,19 @@ package into a namespace package and "pass" by accident). The ``required`` items
 every licence or notice file, as the caller decides) are in every candidate tree and never replaced by a stub. A
 shared library that is not an extension module (:func:`slimwheel.stubs.is_extension_module`) is never stubbed.
 
-Every verdict on a candidate lives in the journal (:class:`slimwheel.journal.Journal`), keyed by the files it
-really holds (:meth:`Trial.files_for`) and its stubs: no candidate is checked twice, ``--resume`` reuses them all,
-and as the reducer's cache it makes ``--max-runs`` count check runs. The searches (:mod:`slimwheel.reduce`,
-:mod:`slimwheel.grouptest`) know nothing about files; this module turns their item sets into candidate trees
-(:class:`slimwheel.sandbox.Sandbox`) and check runs into their oracle. It must not know zip archives, wheel files,
-their metadata or the command line: it sees items (install keys and bytes) and checks.
+The phases ask the check oracle (:class:`slimwheel.oracle.CheckOracle`) whether a candidate passes: it runs the
+checks in the sandbox, journals every verdict (no candidate is checked twice, ``--resume`` reuses them all, and as
+the reducer's cache the journal makes ``--max-runs`` count check runs) and counts and reports the runs. The searches
+(:mod:`slimwheel.reduce`, :mod:`slimwheel.grouptest`) know nothing about files; this module decides which item sets
+they search, in which order, and what each phase makes of their answers. It must not know zip archives, wheel files,
+their metadata or the command line, nor how a check is run or a verdict kept: it sees items (install keys and
+bytes), what the traced run showed, and the oracle's verdicts.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,13 +40,15 @@ from .check import Check
 from .errors import SlimwheelError
 from .eta import Estimate
 from .grouptest import GroupTest
-from .imports import ImportGraph, package_inits
-from .journal import Journal
-from .reduce import Budget, Reducer, candidate_key, expansions
-from .sandbox import RunResult, Sandbox
+from .imports import ImportGraph
+from .oracle import CheckOracle, TrialEvent
+from .reduce import Budget, Reducer, expansions
+from .sandbox import Sandbox
 from .stubs import StubCandidate, blocked_candidates, not_extension_modules, stub_candidates
 from .trace import path_key
 from .traced import TracedRun
+
+__all__ = ["CheckFailed", "Trial", "TrialEvent", "TrialOptions", "TrialResult", "default_jobs"]
 
 # A path inside a candidate tree as a traceback prints it (…/trees/12/site/pkg/data/x.txt) and a missing module.
 _TREE_PATH = re.compile(r"/trees/\d+/((?:site|bin|data|headers)/[^\s'\"\],:]+)")
@@ -81,19 +83,6 @@ class TrialOptions:
     confirm_runs: int = 3
 
 
-@dataclass(frozen=True)
-class TrialEvent:
-    """Progress, sent after every check run."""
-
-    phase: str
-    runs: int
-    kept_bytes: int
-    total_bytes: int
-    elapsed: float
-    eta: float | None = None  # seconds left, estimated (None: no estimate yet)
-    eta_is_lower_bound: bool = True  # later phases may add runs the estimate can't foresee
-
-
 @dataclass
 class TrialResult:
     kept: frozenset[str]  # item keys that stay (stubbed packages' files excluded)
@@ -112,7 +101,8 @@ class TrialResult:
 class Trial:
     """One trial-deletion session over the staged items of one or more wheels: :meth:`run` goes through the phases
     (:meth:`baseline`; :meth:`traced_start` for trace, verify and repair; reduce and certify by the reducer;
-    :meth:`try_stubs`; :meth:`confirm`), and :meth:`evaluate` is the check run they share, as the searches' oracle."""
+    :meth:`try_stubs`; :meth:`confirm`), asking the check oracle (:class:`slimwheel.oracle.CheckOracle`) whether a
+    candidate passes; :meth:`evaluate` is the question every search asks."""
 
     def __init__(
         self,
@@ -125,133 +115,36 @@ class Trial:
         startup_modules: Callable[[], set[str]] | None = None,
         progress: Callable[[TrialEvent], None] | None = None,
     ) -> None:
-        self.sandbox = sandbox
-        self.items = dict(items)
-        self.weights = {k: len(v) for k, v in self.items.items()}
-        self.required = frozenset(required) & set(self.items)
         self.options = options
-        self.journal = journal
-        self.progress = progress
-        self.startup_modules = startup_modules
-        self.started = time.monotonic()
-        self.runs: dict[str, int] = {}
-        self.phase = "baseline"
-        self.timeout = options.timeout or 600.0
-        self.expected: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self.notes: list[str] = []
-        self._journal = Journal(journal)  # every verdict (loaded with --resume, and recorded since): the only cache
-        self._open_journal()
-        self._kept_bytes = sum(self.weights.values())
-        self._failures: dict[str, str] = {}  # candidate key → what its failing run printed
         self._estimate = Estimate(options)
-        self._imports: ImportGraph | None = None  # built before blind reduction starts (in this thread: ast.parse
-        # from several threads at once trips CPython 3.11's "AST constructor recursion depth mismatch")
+        self.oracle = CheckOracle(
+            sandbox,
+            items,
+            required,
+            options.checks,
+            same_output=options.same_output,
+            timeout=options.timeout or 600.0,
+            journal=journal,
+            resume=options.resume,
+            estimate=self._estimate,
+            progress=progress,
+        )
+        self.items, self.weights, self.required = self.oracle.items, self.oracle.weights, self.oracle.required
+        self.startup_modules = startup_modules
+        self.phase = "baseline"
+        self.notes: list[str] = [] if self.oracle.journal_note is None else [self.oracle.journal_note]
         self.traced: TracedRun | None = None  # what the traced run showed, if it passed
 
-    def _open_journal(self) -> None:
-        """Prune old journals (:mod:`slimwheel.journal`); with ``resume``, take the verdicts this journal holds (its
-        name covers every input that can change a verdict), else start it empty."""
-        held = self._journal.start(resume=self.options.resume)
-        if self.options.resume and held:
-            plural = "s" if held != 1 else ""
-            self.notes.append(f"--resume: continuing from {held} check result{plural} in the journal")
-        elif self.options.resume:
-            self.notes.append(
-                "--resume: no journal for these wheels, checks and options (one of them changed?); started afresh"
-            )
-
-    # -- running the check ---------------------------------------------------------------------------------------
-
-    def files_for(self, kept: Iterable[str]) -> frozenset[str]:
-        """The files a candidate really holds: the kept items, the required ones, every package ``__init__.py``
-        above them and, during blind reduction, the static import closure of the kept Python files (what they
-        import at import time would only fail the run: the search needn't spend runs learning it)."""
-        kept = set(kept) | self.required
-        if self.phase == "reduce" and self._imports is not None:
-            kept = set(self._imports.closure(kept))
-        return frozenset(kept | package_inits(kept, self.items))
-
-    def candidate_key(self, kept: frozenset[str]) -> str:
-        """The journal key of the reducer's candidate ``kept``: that of the files it really holds, as
-        :meth:`evaluate` keys them (so the reducer finds in the journal what any earlier run decided)."""
-        return candidate_key(self.files_for(kept))
-
-    def run_checks(
-        self,
-        files: frozenset[str],
-        overrides: Mapping[str, bytes] | None = None,
-        *,
-        trace: bool = False,
-        calls: bool = False,
-    ) -> list[RunResult]:
-        """Run every check against a candidate tree; stop at the first failure."""
-        started = time.monotonic()
-        tree = self.sandbox.tree(files, overrides=overrides or {})
-        try:
-            results = []
-            for check in self.options.checks:
-                result = self.sandbox.run(tree, check, timeout=self.timeout, trace=trace, calls=calls)
-                results.append(result)
-                if not self._passed(check, result):
-                    break
-            return results
-        finally:
-            self.sandbox.discard(tree)
-            self._estimate.timed(time.monotonic() - started)
-
-    def _passed(self, check: Check, result: RunResult) -> bool:
-        if not result.passed:
-            return False
-        return not (
-            self.options.same_output and check.label in self.expected and result.stdout != self.expected[check.label]
-        )
-
-    def _verdict(self, results: list[RunResult]) -> bool:
-        """Whether every check ran and passed (with ``same_output``, printing what it printed in the baseline)."""
-        return len(results) == len(self.options.checks) and all(
-            self._passed(c, r) for c, r in zip(self.options.checks, results, strict=False)
-        )
-
     def evaluate(self, files: frozenset[str], stubs: tuple[StubCandidate, ...] = (), *, phase: str) -> bool:
-        """The oracle: does the check pass with exactly ``files`` (plus stubs)? Looked up in the journal first;
-        a run's verdict is journaled."""
-        key = candidate_key([*files, *(f"stub:{s.module}" for s in stubs)])
-        known = self._journal.get(key)
-        if known is not None:
-            return known
-        files, overrides = _with_stubs(files, stubs)
-        results = self.run_checks(files, overrides)
-        passed = self._verdict(results)
-        self._journal.record(key, passed, phase)
-        with self._lock:
-            if not passed:
-                self._failures[key] = "\n".join(r.stderr + "\n" + r.stdout for r in results)
-            self.runs[phase] = self.runs.get(phase, 0) + 1
-            if passed:
-                self._kept_bytes = min(self._kept_bytes, sum(self.weights.get(f, 0) for f in files))
-        self._report(phase)
-        return passed
+        """Does the check pass with exactly ``files`` (plus stubs)? :meth:`slimwheel.oracle.CheckOracle.evaluate`;
+        every search asks it here, the reducer and the stubs' group tests alike."""
+        return self.oracle.evaluate(files, stubs, phase=phase)
 
-    def _report(self, phase: str) -> None:
-        if self.progress is not None:
-            eta, lower = self._estimate.seconds_left(phase, self.runs)
-            self.progress(
-                TrialEvent(
-                    phase,
-                    sum(self.runs.values()),
-                    self._kept_bytes,
-                    sum(self.weights.values()),
-                    time.monotonic() - self.started,
-                    eta,
-                    lower,
-                )
-            )
-
-    def _count(self, phase: str) -> None:
-        with self._lock:
-            self.runs[phase] = self.runs.get(phase, 0) + 1
-        self._report(phase)
+    def _enter(self, phase: str, closure: ImportGraph | None = None) -> None:
+        """Start ``phase``; candidates hold the static import closure of their files only while ``closure`` is
+        given (blind reduction)."""
+        self.phase = phase
+        self.oracle.closure = closure
 
     # -- phases --------------------------------------------------------------------------------------------------
 
@@ -260,10 +153,9 @@ class Trial:
         everything = frozenset(self.items)
         durations: list[float] = []
         for i in range(self.options.baseline_runs):
-            results = self.run_checks(everything)
-            self._count("baseline")
+            results = self.oracle.run_checks(everything, phase="baseline")
             last = results[-1]
-            if not self._all_passed(results):
+            if not self.oracle.all_passed(results):
                 check = self.options.checks[len(results) - 1]
                 what = "timed out" if last.timed_out else f"exited {last.returncode}"
                 tail = (last.stderr.strip().splitlines() or last.stdout.strip().splitlines() or ["(no output)"])[-1]
@@ -271,17 +163,16 @@ class Trial:
                 raise CheckFailed(f"check {check.label} {prefix} {what}; last line: {tail}")
             for check, r in zip(self.options.checks, results, strict=True):
                 if i == 0:
-                    self.expected[check.label] = r.stdout
-                elif self.options.same_output and r.stdout != self.expected[check.label]:
+                    self.oracle.expected[check.label] = r.stdout
+                elif self.options.same_output and r.stdout != self.oracle.expected[check.label]:
                     raise CheckFailed(
                         f"check {check.label} prints different output on each run; --same-output can't work"
                     )
             durations.append(sum(r.seconds for r in results))
         if self.options.timeout is None:
-            self.timeout = max(10.0, 5 * max(durations) + 2)
-        results = self.run_checks(frozenset(self.required))
-        self._count("baseline")
-        if self._all_passed(results):
+            self.oracle.timeout = max(10.0, 5 * max(durations) + 2)
+        results = self.oracle.run_checks(self.required, phase="baseline")
+        if self.oracle.all_passed(results):
             raise CheckFailed(
                 "the check passes even without the wheels' files: it does not exercise them (is the package also "
                 "installed in the check's environment through --with?)"
@@ -289,33 +180,29 @@ class Trial:
 
     def traced_start(self, reducer: Reducer) -> frozenset[str] | None:
         """Run once under the tracer, then verify (and if needed repair) the traced set."""
-        results = self.run_checks(frozenset(self.items), trace=True, calls=True)
-        self._count("trace")
-        if not self._all_passed(results):  # a check that dislikes sys.settrace? Trace files only
-            results = self.run_checks(frozenset(self.items), trace=True)
-            self._count("trace")
+        everything = frozenset(self.items)
+        results = self.oracle.run_checks(everything, phase="trace", trace=True, calls=True)
+        if not self.oracle.all_passed(results):  # a check that dislikes sys.settrace? Trace files only
+            results = self.oracle.run_checks(everything, phase="trace", trace=True)
         traces = [r.trace for r in results if r.trace is not None]
-        if not self._all_passed(results) or not traces:
+        if not self.oracle.all_passed(results) or not traces:
             self.notes.append("the traced run did not pass; reducing without a trace")
             return None
         self.traced = TracedRun.of(traces, self.items.keys())
         listed = set().union(*(t.directories for t in traces))
-        start = self.files_for(self.traced.touched)
-        self.phase = "verify"
+        start = self.oracle.files_for(self.traced.touched)
+        self._enter("verify")
         if reducer.test(start, "verify"):
             return start
-        named = self.named_in(self._failures.get(candidate_key(start), ""))
+        named = self.named_in(self.oracle.failure_output(start))
         with_named = start | named
         with_listed = with_named | {k for k in self.items if str(PurePosixPath(k).parent) in listed}
         candidates = [frozenset(with_named), frozenset(with_listed), *expansions(with_listed, self.items)]
-        self.phase = "repair"
-        repaired = reducer.repair(start, [self.files_for(c) for c in candidates])
+        self._enter("repair")
+        repaired = reducer.repair(start, [self.oracle.files_for(c) for c in candidates])
         if repaired is None:
             self.notes.append("the traced set could not be repaired; reducing without a trace")
         return repaired
-
-    def _all_passed(self, results: list[RunResult]) -> bool:
-        return len(results) == len(self.options.checks) and all(r.passed for r in results)
 
     def named_in(self, output: str) -> set[str]:
         """Items that a failing run's output names: paths inside a candidate tree, and missing modules."""
@@ -340,12 +227,12 @@ class Trial:
         budget = Budget(max_runs=self.options.max_runs)
         reducer = Reducer(
             self.weights,
-            lambda kept: self.evaluate(self.files_for(kept), phase=self.phase),
+            lambda kept: self.evaluate(self.oracle.files_for(kept), phase=self.phase),
             jobs=self.options.jobs,
             budget=budget,
             required=self.required,
-            cache=self._journal,
-            cache_key=self.candidate_key,
+            cache=self.oracle.journal,
+            cache_key=self.oracle.candidate_key,
         )
         self._estimate.search = reducer
         kept = frozenset(self.items)
@@ -354,28 +241,29 @@ class Trial:
         try:
             start = self.traced_start(reducer) if self.options.trace else None
             if start is None:
-                self._imports = ImportGraph(self.items)
-                self.phase = "reduce"
+                # The import graph is built here, before the search starts: ast.parse from several threads at once
+                # trips CPython 3.11's "AST constructor recursion depth mismatch".
+                self._enter("reduce", closure=ImportGraph(self.items))
                 start = reducer.reduce_hierarchical()
-            kept = self.files_for(start)
+            kept = self.oracle.files_for(start)
             if self.options.minimal:
-                self.phase = "certify"
-                kept = self.files_for(reducer.certify(kept))
+                self._enter("certify")
+                kept = self.oracle.files_for(reducer.certify(kept))
             if self.options.stubs:
-                self.phase = "stubs"
+                self._enter("stubs")
                 stubs = self.try_stubs(kept)
         except KeyboardInterrupt:
             interrupted = True
-            kept = self.files_for(reducer.best) if reducer.best_verified else frozenset(self.items)
+            kept = self.oracle.files_for(reducer.best) if reducer.best_verified else frozenset(self.items)
             stubs = []
         if not interrupted:
             kept, stubs = self.confirm(kept, stubs)
         return TrialResult(
             kept=kept,
             stubs=stubs,
-            runs=dict(self.runs),
-            seconds=time.monotonic() - self.started,
-            timeout=self.timeout,
+            runs=dict(self.oracle.runs),
+            seconds=time.monotonic() - self.oracle.started,
+            timeout=self.oracle.timeout,
             interrupted=interrupted,
             notes=self.notes,
         )
@@ -389,12 +277,12 @@ class Trial:
         if self.startup_modules is None:
             return []
         modules = self.startup_modules()
-        self._count("stubs")
+        self.oracle.count("stubs")
         candidates = self.workable_stubs(kept, modules)
         if not candidates:
             return []
         by_module = {c.module: c for c in candidates}
-        spent = sum(n for phase, n in self.runs.items() if phase not in _FIXED_PHASES)
+        spent = sum(n for phase, n in self.oracle.runs.items() if phase not in _FIXED_PHASES)
         left = None if self.options.max_runs is None else max(0, self.options.max_runs - spent)
         accepted: frozenset[str] = frozenset()
         first = 0.0 if self.traced is not None else UNTRACED_FAILURE_RATE  # traced: the known failures were skipped
@@ -462,25 +350,14 @@ class Trial:
     def confirm(self, kept: frozenset[str], stubs: list[StubCandidate]) -> tuple[frozenset[str], list[StubCandidate]]:
         """The final set must pass ``confirm_runs`` more times (uncached); else fall back step by step."""
         for candidate, candidate_stubs in ((kept, stubs), (kept, []), (frozenset(self.items), [])):
-            files, overrides = _with_stubs(candidate, candidate_stubs)
-            ok = True
-            for _ in range(self.options.confirm_runs):
-                results = self.run_checks(files, overrides)
-                self._count("confirm")
-                if not self._verdict(results):
-                    ok = False
-                    break
-            if ok:
+            confirmations = (  # lazily: the first failure ends them
+                self.oracle.run_checks(candidate, candidate_stubs, phase="confirm")
+                for _ in range(self.options.confirm_runs)
+            )
+            if all(self.oracle.verdict(results) for results in confirmations):
                 return candidate, candidate_stubs
             self.notes.append("the final set failed a confirmation run (a flaky check?); falling back to a larger set")
         return frozenset(self.items), []
-
-
-def _with_stubs(files: frozenset[str], stubs: Iterable[StubCandidate]) -> tuple[frozenset[str], dict[str, bytes]]:
-    """A candidate tree with stubs: the files left (without those the stubs replace) and the stubs' sources."""
-    stubs = tuple(stubs)
-    overrides = {s.stub_key: s.source for s in stubs}
-    return frozenset(files - {k for s in stubs for k in s.replaces} - set(overrides)), overrides
 
 
 def default_jobs() -> int:

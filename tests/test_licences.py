@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from synth import SynthWheel, compile_extension, compile_shared_lib
 
-from slimwheel.contents import read_wheel
 from slimwheel.categories import categorize_entries
+from slimwheel.contents import read_wheel
 from slimwheel.licences import (
     KEPT_REASON,
     LicenceFileLost,

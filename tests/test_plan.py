@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from synth import SynthWheel, demo_wheel
 
+from slimwheel.categories import categorize_entries
 from slimwheel.contents import read_wheel
 from slimwheel.errors import UsageError
-from slimwheel.categories import categorize_entries
 from slimwheel.options import RulesOnly, ShrinkOptions
 from slimwheel.plan import EMPTIED_ENTRY_POINTS, Plan, make_plan
 from slimwheel.rules import DEFAULT_RULES, RULES, Patterns, select_rules
