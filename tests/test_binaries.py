@@ -41,6 +41,7 @@ from slimwheel.binaries import (
     strip_binary,
     verify_stripped,
 )
+from slimwheel.binaries import tools as strip_tools
 
 try:
     import wheelcache
@@ -475,7 +476,7 @@ def test_already_stripped_is_left_byte_identical(elf: ElfSamples, tools: StripTo
 
 def test_output_not_smaller_is_unchanged(elf: ElfSamples, monkeypatch: pytest.MonkeyPatch) -> None:
     original = elf.read("debug_lib")
-    monkeypatch.setattr(binaries, "_run_tool", lambda tool, option, data, timeout=None: data + b"\0")
+    monkeypatch.setattr(strip_tools, "run_tool", lambda tool, option, data, timeout=None: data + b"\0")
     result = strip_binary(original, "lib.so", StripLevel.UNNEEDED, StripTools(elf=("/bin/strip",), pe=()))
     assert result.status is StripStatus.UNCHANGED
     assert result.data is original and result.saved == 0
@@ -501,7 +502,7 @@ def test_signed_and_symbol_free_pe_are_skipped_before_any_tool(monkeypatch: pyte
     def no_tool_please(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("no tool may run")
 
-    monkeypatch.setattr(binaries, "_run_tool", no_tool_please)
+    monkeypatch.setattr(strip_tools, "run_tool", no_tool_please)
     any_tools = StripTools(elf=("/usr/bin/strip",), pe=("/usr/bin/strip",))
     signed = make_pe(sections=(".text", ".debug_info"), symbols=4, security=(0x800, 0x100))
     result = strip_binary(signed, "signed.dll", StripLevel.UNNEEDED, any_tools)
@@ -551,7 +552,7 @@ def test_tool_without_output_and_slow_tool_are_reverted(
     assert result.status is StripStatus.REVERTED and "no output file" in result.reason
     assert result.data is original
 
-    monkeypatch.setattr(binaries, "STRIP_TIMEOUT", 0.5)
+    monkeypatch.setattr(strip_tools, "STRIP_TIMEOUT", 0.5)
     slow = fake_tool(tmp_path, "slow-strip", "exec sleep 30")
     result = strip_binary(original, "lib.so", StripLevel.UNNEEDED, StripTools(elf=(slow,), pe=()))
     assert result.status is StripStatus.REVERTED and "timed out" in result.reason
@@ -566,7 +567,7 @@ def test_missing_or_crashing_tool_is_reverted(elf: ElfSamples, monkeypatch: pyte
     def crash(*args: object, **kwargs: object) -> bytes:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(binaries, "_run_tool", crash)
+    monkeypatch.setattr(strip_tools, "run_tool", crash)
     result = strip_binary(original, "lib.so", StripLevel.UNNEEDED, StripTools(elf=("/usr/bin/strip",), pe=()))
     assert result == StripResult(original, StripStatus.REVERTED, "strip --strip-unneeded failed: boom", 0)
 
@@ -645,7 +646,7 @@ def test_misaligned_output_is_reverted(stripped_lib: tuple[bytes, bytes], monkey
         calls.append(tool)
         return misaligned(good)
 
-    monkeypatch.setattr(binaries, "_run_tool", bad_strip)
+    monkeypatch.setattr(strip_tools, "run_tool", bad_strip)
     two_tools = StripTools(elf=("/usr/bin/strip", "/usr/bin/llvm-strip"), pe=())
     result = strip_binary(original, "lib.so", StripLevel.UNNEEDED, two_tools)
     assert result.status is StripStatus.REVERTED
@@ -755,7 +756,7 @@ def test_numpy_126_openblas_dll_is_stripped_and_verified(record_property: Callab
     tools = find_strip_tools()
     if not tools.pe:
         pytest.skip("no strip tool for PE (binutils with pei-x86-64 or mingw-w64) installed")
-    assert any("pei-x86-64" in binaries._tool_targets(t) or "x86_64-w64" in t for t in tools.pe)
+    assert any("pei-x86-64" in strip_tools._tool_targets(t) or "x86_64-w64" in t for t in tools.pe)
     [(name, original)] = [(n, d) for n, d in wheel_members(wheelcache.NUMPY_126_WIN64, (".dll",)) if "libopenblas" in n]
     assert name.startswith("numpy.libs/")
     info = describe(original)

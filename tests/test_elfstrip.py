@@ -1,4 +1,4 @@
-"""Tests for slimwheel.elfstrip, the built-in streamed ELF section stripper, and for how binaries uses it.
+"""Tests for slimwheel.binaries.elfstrip, the built-in streamed ELF section stripper, and for how binaries uses it.
 
 Samples are built with the machine's gcc: shared objects and executables, with and without ``-g``, with TLS
 variables, ELF32 (``-m32``, linked without libc) when the compiler can, and big-endian copies made by swapping every
@@ -23,18 +23,19 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from slimwheel import binaries, elfstrip
 from slimwheel.binaries import (
     BUILTIN_ELF_STRIP,
     StripLevel,
     StripStatus,
     StripTools,
+    elfstrip,
     find_strip_tools,
     strip_binary,
     strip_file,
     verify_stripped,
 )
-from slimwheel.elfstrip import ElfStripError, StripMode, strip_sections
+from slimwheel.binaries import tools as strip_tools
+from slimwheel.binaries.elfstrip import ElfStripError, StripMode, strip_sections
 
 try:
     import synth
@@ -641,7 +642,7 @@ def test_memory_stays_bounded_on_a_big_file(samples: dict[str, Sample], tmp_path
         """
         import os, re, sys
         from pathlib import Path
-        from slimwheel.elfstrip import strip_sections
+        from slimwheel.binaries.elfstrip import strip_sections
         if sys.argv[3] == "chunks":
             del os.copy_file_range  # the plain pread/write loop
         strip_sections(Path(sys.argv[1]), Path(sys.argv[2]), "--strip-unneeded")
@@ -688,7 +689,7 @@ def test_builtin_candidate_sits_between_gnu_and_llvm_strip(
     assert BUILTIN_ELF_STRIP not in found.pe
 
     find_strip_tools.cache_clear()
-    monkeypatch.setattr(binaries.shutil, "which", lambda name: None)
+    monkeypatch.setattr(strip_tools.shutil, "which", lambda name: None)
     assert find_strip_tools() == StripTools(elf=(), pe=())  # no tools at all: no built-in either
 
 
@@ -704,7 +705,7 @@ FAKE_GNU_STRIP = """#!{python}
 # Strips like the real thing, then shrinks PT_TLS p_memsz by 0x38, as binutils 2.40 did to libtorch_cpu.so.
 import struct, sys
 from pathlib import Path
-from slimwheel.elfstrip import strip_sections
+from slimwheel.binaries.elfstrip import strip_sections
 option, _, output, source = sys.argv[1:]
 Path(output).parent.joinpath("fake-strip-ran").write_text("yes")
 strip_sections(Path(output).parent / source if not source.startswith("/") else Path(source), Path(output), option)

@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "slimwheel"
 #: Modules that run checks, and so may use POSIX: process groups, ``fcntl`` locks, pidfds, hard links
 #: (sandbox.py); the tracer that runs inside the check's processes and reads ``/proc/self/maps`` (_tracehook.py)
 #: and the reader of its output (trace.py). Every other module — rules, strip, lock replay, the CLI — must not.
-#: None of the others needs POSIX today: binaries.py runs ``strip`` tools through plain ``subprocess.run``, and
+#: None of the others needs POSIX today: binaries/tools.py runs ``strip`` tools through plain ``subprocess.run``, and
 #: the atomic writes in writer.py / lock.py / cli.py use ``os.replace`` and ``os.fsync``, which Windows has.
 POSIX_MODULES_ALLOWED = frozenset({"sandbox.py", "trace.py", "_tracehook.py"})
 

@@ -10,9 +10,10 @@ What it guarantees, when :func:`strip_sections` returns:
 * after that point come the kept non-allocated sections that were there (in their original order, each at an
   offset aligned to its ``sh_addralign``), then a new section header table. Section indices of kept sections are
   renumbered, and ``sh_link`` (and ``sh_info`` of ``SHT_REL``/``SHT_RELA`` and ``SHF_INFO_LINK`` sections) follow;
-* memory stays bounded: headers are parsed with :mod:`struct`, section names come from the section name string
-  table alone, data is copied in :data:`CHUNK`-byte pieces (or in the kernel, by ``os.copy_file_range``), and a
-  symbol table is scanned in pieces. A 400 MB library costs a few MB, not 400;
+* memory stays bounded: headers are read by :mod:`.elf` (the ELF reader all of :mod:`slimwheel.binaries`
+  shares), section names come from the section name string table alone, data is copied in :data:`CHUNK`-byte
+  pieces (or in the kernel, by ``os.copy_file_range``), and a symbol table is scanned in pieces. A 400 MB library
+  costs a few MB, not 400;
 * whenever it cannot prove the result equivalent it raises :class:`ElfStripError` (one line) and writes nothing:
   a removed section would shift the index of a section some symbol refers to (any ``SHF_ALLOC`` section after a
   removed one, or, at ``--strip-debug``, a ``.symtab`` symbol whose ``st_shndx`` would change), a kept section
@@ -33,23 +34,37 @@ import os
 import shutil
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
+
+from .elf import (
+    ET_DYN,
+    ET_EXEC,
+    PN_XNUM,
+    SHN_LORESERVE,
+    SHN_XINDEX,
+    SHT_DYNSYM,
+    SHT_GROUP,
+    SHT_REL,
+    SHT_RELA,
+    SHT_STRTAB,
+    SHT_SYMTAB,
+    SHT_SYMTAB_SHNDX,
+    ElfHeader,
+    ElfSection,
+    read_header,
+    read_sections,
+    read_segments,
+)
+from .reading import FileView, Malformed
 
 __all__ = ["CHUNK", "ElfStripError", "StripMode", "strip_sections"]
 
 #: Bytes copied (or symbol table bytes scanned) per step.
 CHUNK = 1024 * 1024
 
-_ELF_MAGIC = b"\x7fELF"
-_ET_EXEC, _ET_DYN = 2, 3
-_SHT_SYMTAB, _SHT_STRTAB, _SHT_RELA, _SHT_NOBITS, _SHT_REL = 2, 3, 4, 8, 9
-_SHT_DYNSYM, _SHT_GROUP, _SHT_SYMTAB_SHNDX = 11, 17, 18
-_SHF_ALLOC, _SHF_INFO_LINK = 0x2, 0x40
-_SHN_LORESERVE, _SHN_XINDEX = 0xFF00, 0xFFFF
-_PN_XNUM = 0xFFFF
 _MAX_NAMES = 16 * 1024 * 1024  # a section name string table bigger than this is not a real one
 _MAX_ALIGN = 1024 * 1024  # nor is a non-allocated section that wants a bigger file alignment
 _DEBUG_PREFIXES = (b".debug", b".zdebug", b".gnu.debuglto_", b".gnu.linkonce.wi.", b".line", b".stab", b".gdb_index")
@@ -67,61 +82,12 @@ class StripMode(StrEnum):
 
 
 @dataclass(frozen=True)
-class _Header:
-    endian: str  # "<" or ">"
-    is64: bool
-    e_type: int
-    e_phoff: int
-    e_shoff: int
-    e_ehsize: int
-    e_phentsize: int
-    e_phnum: int
-    e_shentsize: int
-    e_shnum: int
-    e_shstrndx: int
-
-    @property
-    def shdr_format(self) -> str:  # name, type, flags, addr, offset, size, link, info, addralign, entsize
-        return self.endian + ("IIQQQQIIQQ" if self.is64 else "IIIIIIIIII")
-
-
-@dataclass(frozen=True)
-class _Section:
-    index: int
-    raw: bytes  # the whole original header entry (e_shentsize bytes)
-    name: bytes
-    sh_type: int
-    sh_flags: int
-    sh_offset: int
-    sh_size: int
-    sh_link: int
-    sh_info: int
-    sh_addralign: int
-    sh_entsize: int
-
-    @property
-    def alloc(self) -> bool:
-        return bool(self.sh_flags & _SHF_ALLOC)
-
-    @property
-    def file_size(self) -> int:
-        return 0 if self.sh_type == _SHT_NOBITS else self.sh_size
-
-    @property
-    def info_is_index(self) -> bool:
-        return self.sh_type in (_SHT_REL, _SHT_RELA) or bool(self.sh_flags & _SHF_INFO_LINK)
-
-    def label(self) -> str:
-        return f"{self.name.decode('utf-8', 'replace') or '(unnamed)'} (section {self.index})"
-
-
-@dataclass(frozen=True)
 class _Plan:
-    header: _Header
-    sections: tuple[_Section, ...]
-    kept: tuple[_Section, ...]
+    header: ElfHeader
+    sections: tuple[ElfSection, ...]
+    kept: tuple[ElfSection, ...]
     keep_end: int  # bytes [0, keep_end) are copied unchanged
-    moved: tuple[tuple[_Section, int], ...]  # kept sections after keep_end and their new offsets, in file order
+    moved: tuple[tuple[ElfSection, int], ...]  # kept sections after keep_end and their new offsets, in file order
     shoff: int  # new section header table
     new_index: dict[int, int]
     size: int  # of the output
@@ -134,11 +100,11 @@ def strip_sections(source: Path, output: Path, mode: StripMode | str) -> None:
     mode = StripMode(mode)
     if output.exists() and os.path.samefile(source, output):
         raise ElfStripError("the output file is the input file")
-    with open(source, "rb") as src:
-        plan = _plan(src.fileno(), os.fstat(src.fileno()).st_size, mode)
+    with FileView(source) as view:
+        plan = _plan(view, mode)
         try:
             with open(output, "wb") as dst:
-                _write(src, dst, plan)
+                _write(view.stream, dst, plan)
             shutil.copymode(source, output)
         except BaseException:
             output.unlink(missing_ok=True)
@@ -150,96 +116,61 @@ def strip_sections(source: Path, output: Path, mode: StripMode | str) -> None:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _pread(fd: int, size: int, offset: int, what: str) -> bytes:
-    """Exactly ``size`` bytes at ``offset``; the file's size is checked first (a bogus size read nothing)."""
-    if offset + size > os.fstat(fd).st_size:
+def _read(view: FileView, size: int, offset: int, what: str) -> bytes:
+    """Exactly ``size`` bytes at ``offset``; the file's size is checked first (a bogus size reads nothing)."""
+    if offset + size > len(view):
         raise ElfStripError(f"{what} runs past the end of the file")
-    data = os.pread(fd, size, offset)
+    data = view[offset : offset + size]
     if len(data) != size:  # pragma: no cover - the file shrank under us
         raise ElfStripError(f"{what} runs past the end of the file")
     return data
 
 
-def _header(fd: int, file_size: int) -> _Header:
-    ident = os.pread(fd, 64, 0)
-    if len(ident) < 52 or ident[:4] != _ELF_MAGIC:
-        raise ElfStripError("not an ELF file")
-    if ident[4] not in (1, 2) or ident[5] not in (1, 2):
-        raise ElfStripError("bad ELF class or data encoding")
-    is64, e = ident[4] == 2, "<" if ident[5] == 1 else ">"
-    if is64:
-        if len(ident) < 64:
-            raise ElfStripError("ELF header runs past the end of the file")
-        e_type = struct.unpack_from(e + "H", ident, 16)[0]
-        e_phoff, e_shoff = struct.unpack_from(e + "QQ", ident, 32)
-        ehsize, phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(e + "HHHHHH", ident, 52)
-    else:
-        e_type = struct.unpack_from(e + "H", ident, 16)[0]
-        e_phoff, e_shoff = struct.unpack_from(e + "II", ident, 28)
-        ehsize, phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(e + "HHHHHH", ident, 40)
-    hdr = _Header(e, is64, e_type, e_phoff, e_shoff, ehsize, phentsize, phnum, shentsize, shnum, shstrndx)
-    if e_type not in (_ET_EXEC, _ET_DYN):
+def _header(view: FileView) -> ElfHeader:
+    """The ELF header of a file this stripper can work on (:func:`.elf.read_header` plus its own limits)."""
+    hdr = read_header(view)
+    is64, e_type = hdr.is64, hdr.e_type
+    if e_type not in (ET_EXEC, ET_DYN):
         raise ElfStripError(f"ELF type {e_type}: only executables and shared objects are stripped")
-    if e_shoff == 0:
+    if hdr.e_shoff == 0:
         raise ElfStripError("no section header table")
-    if shnum == 0 or shstrndx == _SHN_XINDEX:
+    if hdr.e_shnum == 0 or hdr.e_shstrndx == SHN_XINDEX:
         raise ElfStripError("extended section numbering (SHN_XINDEX) is not supported")
-    if shstrndx == 0 or shstrndx >= min(shnum, _SHN_LORESERVE):
-        raise ElfStripError(f"bad section name table index {shstrndx}")
-    if phnum == _PN_XNUM:
+    if hdr.e_shstrndx == 0 or hdr.e_shstrndx >= min(hdr.e_shnum, SHN_LORESERVE):
+        raise ElfStripError(f"bad section name table index {hdr.e_shstrndx}")
+    if hdr.e_phnum == PN_XNUM:
         raise ElfStripError("extended program header numbering (PN_XNUM) is not supported")
-    if shentsize < (64 if is64 else 40) or (phnum and phentsize < (56 if is64 else 32)):
+    if hdr.e_shentsize < (64 if is64 else 40) or (hdr.e_phnum and hdr.e_phentsize < (56 if is64 else 32)):
         raise ElfStripError("bad section or program header entry size")
-    if ehsize < (64 if is64 else 52) or ehsize > file_size:
+    if hdr.e_ehsize < (64 if is64 else 52) or hdr.e_ehsize > len(view):
         raise ElfStripError("bad ELF header size")
     return hdr
 
 
-def _segments(fd: int, hdr: _Header) -> list[tuple[int, int, int]]:
-    """(p_type, p_offset, p_filesz) of every program header."""
-    table = _pread(fd, hdr.e_phnum * hdr.e_phentsize, hdr.e_phoff, "program header table")
-    fmt = hdr.endian + ("IIQQQQQQ" if hdr.is64 else "IIIIIIII")
-    out: list[tuple[int, int, int]] = []
-    for i in range(hdr.e_phnum):
-        fields = struct.unpack_from(fmt, table, i * hdr.e_phentsize)
-        if hdr.is64:
-            out.append((fields[0], fields[2], fields[5]))
-        else:
-            out.append((fields[0], fields[1], fields[4]))
-    return out
-
-
-def _sections(fd: int, hdr: _Header, file_size: int) -> tuple[_Section, ...]:
-    table = _pread(fd, hdr.e_shnum * hdr.e_shentsize, hdr.e_shoff, "section header table")
-    raws = [table[i * hdr.e_shentsize : (i + 1) * hdr.e_shentsize] for i in range(hdr.e_shnum)]
-    fields = [struct.unpack_from(hdr.shdr_format, raw) for raw in raws]
-    names_header = fields[hdr.e_shstrndx]
-    if names_header[1] != _SHT_STRTAB:
+def _sections(view: FileView, hdr: ElfHeader) -> tuple[ElfSection, ...]:
+    """The section headers, with names from a section name table that must be a sane string table."""
+    sections = read_sections(view, hdr, max_names=_MAX_NAMES)
+    names = sections[hdr.e_shstrndx]
+    if names.sh_type != SHT_STRTAB:
         raise ElfStripError("the section name table is not a string table")
-    if names_header[5] > _MAX_NAMES:
-        raise ElfStripError(f"section name table too big ({names_header[5]:#x} bytes)")
-    names = _pread(fd, names_header[5], names_header[4], "section name table")
-    sections: list[_Section] = []
-    for index, (raw, f) in enumerate(zip(raws, fields, strict=True)):
-        name_at, sh_type, sh_flags, _addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign, sh_entsize = f
-        if index and name_at >= len(names):
-            raise ElfStripError(f"section {index} has a name outside the section name table")
-        end = names.find(b"\0", name_at)
-        name = names[name_at : end if end >= 0 else len(names)] if index else b""
-        section = _Section(
-            index, raw, name, sh_type, sh_flags, sh_offset, sh_size, sh_link, sh_info, sh_addralign, sh_entsize
-        )
-        if section.file_size and sh_offset + sh_size > file_size:
-            raise ElfStripError(f"{section.label()} runs past the end of the file")
-        sections.append(section)
-    return tuple(sections)
+    if names.sh_size > _MAX_NAMES:
+        raise ElfStripError(f"section name table too big ({names.sh_size:#x} bytes)")
+    if names.sh_offset + names.sh_size > len(view):
+        raise ElfStripError("section name table runs past the end of the file")
+    sections = (replace(sections[0], name=b""), *sections[1:])
+    for s in sections:
+        if s.index and s.sh_name >= names.sh_size:
+            raise ElfStripError(f"section {s.index} has a name outside the section name table")
+        if s.file_size and s.sh_offset + s.sh_size > len(view):
+            raise ElfStripError(f"{s.label()} runs past the end of the file")
+    return sections
 
 
-def _is_debug(section: _Section) -> bool:
+def _is_debug(section: ElfSection) -> bool:
     return not section.alloc and section.name.startswith(_DEBUG_PREFIXES)
 
 
-def _symbol_section_indices(fd: int, hdr: _Header, table: _Section) -> Iterable[tuple[int, int]]:
+def _symbol_section_indices(view: FileView, hdr: ElfHeader, table: ElfSection) -> Iterable[tuple[int, int]]:
     """(symbol number, st_shndx) of every symbol of a symbol table, read :data:`CHUNK` bytes at a time."""
     minimum = 24 if hdr.is64 else 16
     entsize = table.sh_entsize or minimum
@@ -251,7 +182,7 @@ def _symbol_section_indices(fd: int, hdr: _Header, table: _Section) -> Iterable[
     per_chunk = max(1, CHUNK // entsize)
     for first in range(0, count, per_chunk):
         n = min(per_chunk, count - first)
-        data = _pread(fd, n * entsize, table.sh_offset + first * entsize, table.label())
+        data = _read(view, n * entsize, table.sh_offset + first * entsize, table.label())
         for number, (shndx,) in enumerate(struct.iter_unpack(fmt, data), start=first):
             yield number, shndx
 
@@ -261,21 +192,19 @@ def _symbol_section_indices(fd: int, hdr: _Header, table: _Section) -> Iterable[
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _removed(sections: tuple[_Section, ...], shstrndx: int, mode: StripMode) -> set[int]:
+def _removed(sections: tuple[ElfSection, ...], shstrndx: int, mode: StripMode) -> set[int]:
     removed = {s.index for s in sections if _is_debug(s)}
     if mode is StripMode.UNNEEDED:
-        removed |= {s.index for s in sections if not s.alloc and s.sh_type in (_SHT_SYMTAB, _SHT_SYMTAB_SHNDX)}
+        removed |= {s.index for s in sections if not s.alloc and s.sh_type in (SHT_SYMTAB, SHT_SYMTAB_SHNDX)}
     # relocations for removed sections (nothing relocates a relocation section: one pass is enough)
-    removed |= {
-        s.index for s in sections if not s.alloc and s.sh_type in (_SHT_REL, _SHT_RELA) and s.sh_info in removed
-    }
+    removed |= {s.index for s in sections if not s.alloc and s.sh_type in (SHT_REL, SHT_RELA) and s.sh_info in removed}
     if mode is StripMode.UNNEEDED:
-        for symtab in [s for s in sections if s.index in removed and s.sh_type == _SHT_SYMTAB]:
+        for symtab in [s for s in sections if s.index in removed and s.sh_type == SHT_SYMTAB]:
             link = symtab.sh_link
             if not 0 < link < len(sections) or link == shstrndx or link in removed:
                 continue
             strtab = sections[link]
-            if strtab.alloc or strtab.sh_type != _SHT_STRTAB:
+            if strtab.alloc or strtab.sh_type != SHT_STRTAB:
                 continue
             users = [s for s in sections if s.index not in removed and s.index != link and link in _links(s)]
             if not users:
@@ -284,7 +213,7 @@ def _removed(sections: tuple[_Section, ...], shstrndx: int, mode: StripMode) -> 
     return removed
 
 
-def _links(section: _Section) -> tuple[int, ...]:
+def _links(section: ElfSection) -> tuple[int, ...]:
     """The section indices a section header refers to."""
     links = [section.sh_link] if section.sh_link else []
     if section.info_is_index and section.sh_info:
@@ -292,10 +221,10 @@ def _links(section: _Section) -> tuple[int, ...]:
     return tuple(links)
 
 
-def _check(fd: int, hdr: _Header, sections: tuple[_Section, ...], removed: set[int]) -> None:
+def _check(view: FileView, hdr: ElfHeader, sections: tuple[ElfSection, ...], removed: set[int]) -> None:
     first = min(removed)
     for s in sections:
-        if s.sh_type == _SHT_GROUP:
+        if s.sh_type == SHT_GROUP:
             raise ElfStripError(f"section groups are not supported ({s.label()} is SHT_GROUP)")
         if s.alloc and s.index > first:
             raise ElfStripError(
@@ -314,11 +243,11 @@ def _check(fd: int, hdr: _Header, sections: tuple[_Section, ...], removed: set[i
                 raise ElfStripError(f"{s.label()} refers to {sections[link].label()}, which would be removed")
     # Symbols name their section by index: no kept symbol table may refer to a section whose index changes.
     # (.dynsym is loaded and cannot be rewritten; .symtab is not rewritten either.)
-    tables = [s for s in sections if s.index not in removed and s.sh_type in (_SHT_SYMTAB, _SHT_DYNSYM)]
+    tables = [s for s in sections if s.index not in removed and s.sh_type in (SHT_SYMTAB, SHT_DYNSYM)]
     for table in tables:
-        for number, shndx in _symbol_section_indices(fd, hdr, table):
-            if shndx == _SHN_XINDEX or first <= shndx < _SHN_LORESERVE:
-                what = "an extended section index" if shndx == _SHN_XINDEX else f"section {shndx}"
+        for number, shndx in _symbol_section_indices(view, hdr, table):
+            if shndx == SHN_XINDEX or first <= shndx < SHN_LORESERVE:
+                what = "an extended section index" if shndx == SHN_XINDEX else f"section {shndx}"
                 raise ElfStripError(f"symbol {number} of {table.label()} refers to {what}, whose index would change")
 
 
@@ -326,18 +255,23 @@ def _align(value: int, alignment: int) -> int:
     return -(-value // alignment) * alignment
 
 
-def _plan(fd: int, file_size: int, mode: StripMode) -> _Plan:
+def _plan(view: FileView, mode: StripMode) -> _Plan:
+    file_size = len(view)
     try:
-        hdr = _header(fd, file_size)
-        segments = _segments(fd, hdr)
-        sections = _sections(fd, hdr, file_size)
+        hdr = _header(view)
+        if hdr.e_phoff + hdr.e_phnum * hdr.e_phentsize > file_size:  # even an empty one
+            raise ElfStripError("program header table runs past the end of the file")
+        segments = [(s.p_type, s.p_offset, s.p_filesz) for s in read_segments(view, hdr)]
+        sections = _sections(view, hdr)
+    except Malformed as exc:
+        raise ElfStripError(str(exc)) from None
     except struct.error as exc:  # pragma: no cover - every read is length-checked first
         raise ElfStripError(f"malformed ELF headers: {exc}") from None
     removed = _removed(sections, hdr.e_shstrndx, mode)
     if not removed:
         what = "debug sections" if mode is StripMode.DEBUG else "debug sections or symbol table"
         raise ElfStripError(f"no {what} to remove")
-    _check(fd, hdr, sections, removed)
+    _check(view, hdr, sections, removed)
 
     # Everything the loader can see stays where it is, byte for byte.
     keep_end = max(hdr.e_ehsize, hdr.e_phoff + hdr.e_phnum * hdr.e_phentsize if hdr.e_phnum else 0)
@@ -357,7 +291,7 @@ def _plan(fd: int, file_size: int, mode: StripMode) -> _Plan:
             if s.file_size and s.sh_offset < keep_end < s.sh_offset + s.file_size:
                 keep_end, grown = s.sh_offset + s.file_size, True
 
-    moved: list[tuple[_Section, int]] = []
+    moved: list[tuple[ElfSection, int]] = []
     position = keep_end
     for s in sorted((s for s in kept[1:] if s.sh_offset >= keep_end), key=lambda s: (s.sh_offset, s.index)):
         alignment = max(1, s.sh_addralign)
@@ -402,17 +336,14 @@ def _copy(src: BinaryIO, dst: BinaryIO, offset: int, size: int) -> None:
         done += len(data)
 
 
-def _section_header(plan: _Plan, s: _Section, offsets: dict[int, int]) -> bytes:
-    hdr = plan.header
-    (name, sh_type, flags, addr, _offset, size, link, info, addralign, entsize) = struct.unpack_from(
-        hdr.shdr_format, s.raw
-    )
-    link = plan.new_index[link] if link else 0
-    if s.info_is_index and info:
-        info = plan.new_index[info]
+def _section_header(plan: _Plan, s: ElfSection, offsets: dict[int, int]) -> bytes:
+    """``s``'s header entry in the output: its new offset, and its links to the new section indices."""
+    link = plan.new_index[s.sh_link] if s.sh_link else 0
+    info = plan.new_index[s.sh_info] if s.info_is_index and s.sh_info else s.sh_info
     offset = offsets.get(s.index, s.sh_offset)
-    fields = (name, sh_type, flags, addr, offset, size, link, info, addralign, entsize)
-    return struct.pack(hdr.shdr_format, *fields) + s.raw[struct.calcsize(hdr.shdr_format) :]
+    fields = (s.sh_name, s.sh_type, s.sh_flags, s.sh_addr, offset, s.sh_size, link, info, s.sh_addralign, s.sh_entsize)
+    fmt = plan.header.shdr_format
+    return struct.pack(fmt, *fields) + s.raw[struct.calcsize(fmt) :]
 
 
 def _write(src: BinaryIO, dst: BinaryIO, plan: _Plan) -> None:
