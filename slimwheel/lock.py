@@ -44,9 +44,10 @@ Every path of the learned wheel is in exactly one of ``removed``, a stub's ``rep
 (directory entries are not listed). This module is a pure leaf: no zip handling, no output. Where a problem is
 in the file is found by :class:`slimwheel.tomlfile.KeyLines`, which knows TOML, not locks.
 
-Longer than most modules (about 550 lines), on purpose: the lock, its validation and its text form are one
+Longer than most modules (about 600 lines), on purpose: the lock, its validation and its text form are one
 contract. :func:`_lock_problem` is the one check, run when a :class:`Lock` is built and when a file is loaded (then
-with the line of the problem), so the lock's model, its reader and its writer are kept beside it.
+with the line of the problem), so the lock's model, its reader and its writer are kept beside it. The last ~60
+lines say which lock file goes with which wheel (``--save-lock`` targets, ``--lock`` sources), by file names only.
 """
 
 from __future__ import annotations
