@@ -17,7 +17,7 @@ from . import __version__
 from .binaries import StripStatus
 from .contents import Entry
 from .imports import package_inits
-from .licences import KEPT_REASON, licence_paths
+from .licences import KEPT_REASON
 from .lock import Lock, StubRecord, WheelIdentity, write_lock
 from .lockmap import map_lock
 from .plan import Plan
@@ -29,7 +29,7 @@ from .stubs import stub_source
 def learned_lock(p: Prepared, check: str, created_by: str) -> Lock:
     """What shrinking ``p`` decided, as a lock: removals with reasons, stubs, stripped files, everything else kept.
     A licence or notice file is never written as removed or stub-replaced (it is listed as kept)."""
-    licences = licence_paths(p.wheel)
+    licences = p.licences
     stubs = [replace(s, replaces=tuple(x for x in s.replaces if x not in licences)) for s in p.stubs]
     stubbed = {path for stub in stubs for path in stub.replaces} | {stub.stub_path for stub in stubs}
     removed = {path: reason for path, reason in p.plan.remove.items() if path not in stubbed and path not in licences}

@@ -96,10 +96,10 @@ def _learn(
     done, summary = learn(prepared, options, mode.checks, progress)
     if not summary.interrupted:
         fingerprint = checks_fingerprint(mode.checks.trial.checks)
-        done = [
-            saved(p, lock_path, check=fingerprint) if lock_path is not None else p
-            for p, lock_path in zip(done, [_nth(mode.save_locks, i) for i in range(len(done))], strict=True)
-        ]
+        for i, p in enumerate(done):
+            lock = _nth(mode.save_locks, i)
+            if lock is not None:
+                done[i] = saved(p, lock, check=fingerprint)
     return done, summary
 
 
