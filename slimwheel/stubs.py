@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .imports import imported_from
 from .licences import is_licence_path
 
 DEFAULT_REASON = "removed by slimwheel because the check did not use it"
@@ -316,10 +315,12 @@ def apply_stub(items: Mapping[str, bytes], candidate: StubCandidate, package_nam
 # -- what start-up code takes from a module -------------------------------------------------------------------
 
 
-def blocked_candidates(candidates: Iterable[StubCandidate], sources: Mapping[str, bytes]) -> set[str]:
-    """The modules of ``candidates`` that code outside them imports names or submodules from at import time
-    (see :func:`imported_from`); ``sources`` should be the Python files the check actually ran."""
-    imports = imported_from(sources)
+def blocked_candidates(candidates: Iterable[StubCandidate], imports: Mapping[str, set[str]]) -> set[str]:
+    """The modules of ``candidates`` that code outside them imports names or submodules from at import time.
+
+    ``imports`` is :func:`slimwheel.imports.imported_from` of the Python files the check actually ran: parsed once
+    by the caller, however many rounds of candidates it asks about (parsing torch's sources takes seconds).
+    """
     blocked: set[str] = set()
     for candidate in candidates:
         prefix = candidate.module + "."

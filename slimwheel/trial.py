@@ -40,7 +40,7 @@ from .check import Check
 from .errors import SlimwheelError
 from .eta import Estimate
 from .grouptest import GroupTest
-from .imports import ImportGraph
+from .imports import ImportGraph, imported_from
 from .oracle import CheckOracle, TrialEvent
 from .reduce import Budget, Reducer, expansions
 from .sandbox import Sandbox
@@ -330,14 +330,14 @@ class Trial:
         weights = {k: self.weights[k] for k in kept}
         traced = self.traced
         ran = traced.ran() if traced is not None else kept
-        sources = {k: self.items[k] for k in kept & ran if k.endswith(".py")}
+        imports = imported_from({k: self.items[k] for k in kept & ran if k.endswith(".py")})
         skipped: set[str] = set()
         libraries = not_extension_modules({k: self.items[k] for k in kept})
         while True:
             candidates = stub_candidates(
                 weights, modules, skipped, protected=(), never_replace=self.required, not_modules=libraries
             )
-            blocked = blocked_candidates(candidates, sources)
+            blocked = blocked_candidates(candidates, imports)
             unworkable = {
                 c.module
                 for c in candidates

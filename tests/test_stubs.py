@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from slimwheel.imports import imported_from
 from slimwheel.stubs import (
     StubCandidate,
     apply_stub,
@@ -443,5 +444,8 @@ def test_blocked_candidates_are_those_start_up_code_takes_names_from() -> None:
     )
     assert {c.module for c in candidates} == {"pkg.heavy", "pkg.lib"}
     # pkg.heavy imports from itself only: a stub of it works; pkg/__init__ takes ``helper`` from pkg.lib: it can't
-    assert blocked_candidates(candidates, items) == {"pkg.lib"}
-    assert blocked_candidates(candidates, {k: v for k, v in items.items() if k != "pkg/__init__.py"}) == set()
+    assert blocked_candidates(candidates, imported_from(items)) == {"pkg.lib"}
+    assert (
+        blocked_candidates(candidates, imported_from({k: v for k, v in items.items() if k != "pkg/__init__.py"}))
+        == set()
+    )
