@@ -79,17 +79,19 @@ def execute(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
     if args.json is not None:
         write_json(args.json, build_json(results))
     if not args.quiet:
-        show_each(view, (renderables(r.report, safe=view.safe) for r in results if r.report is not None))
+        show_each(view, (renderables(report, safe=view.safe) for r in results for report in r.reports))
     view.show(build_table(results, safe=view.safe))
     for result in results:
         if result.error:
             err.plain_line(f"slimwheel: error: {result.recipe} [{result.platform}]: {result.error}")
     for result in results:
-        if result.over_budget and result.report is not None and result.budget is not None:
-            err.plain_line(
-                f"slimwheel: over budget: {result.recipe} [{result.platform}] is "
-                f"{human_size(result.report.after.archive)}, over its budget {human_size(result.budget)}"
-            )
+        for report in result.reports:
+            if report.over_budget and result.budget is not None:
+                wheel = f" {Path(report.input).name}" if result.distributions else ""
+                err.plain_line(
+                    f"slimwheel: over budget: {result.recipe} [{result.platform}]{wheel} is "
+                    f"{human_size(report.after.archive)}, over its budget {human_size(result.budget)}"
+                )
     if any(r.error for r in results):
         return int(ExitCode.BAD_INPUT)
     if any(r.over_budget for r in results):

@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from .binaries import StripLevel
 from .cli_common import (
     add_jobs,
@@ -28,9 +30,11 @@ from .cli_common import (
     write_json,
 )
 from .console import AppConsole, plural, progress_display
+from .deployset import SetSummary, complete, index_arguments, resolve
 from .errors import ExitCode, OutputError, SlimwheelError, UsageError
+from .fetch import Target
 from .lock import Lock, lock_paths_for, locks_for_wheels
-from .options import CheckOptions, Learn, Mode, Replay, RulesOnly, ShrinkOptions, check_options
+from .options import CheckOptions, Learn, Mode, Replay, RulesOnly, ShrinkOptions, check_options, default_cache_dir
 from .prepared import prepare_output_dir
 from .report import WheelReport, over_budget_messages, renderables, to_json, total_renderable
 from .rules import Patterns, select_rules
@@ -53,7 +57,12 @@ def _level(text: str) -> int:
 
 def add_parser(sub: Subparsers) -> None:
     shr = sub.add_parser(NAME, help="write slimmed wheels and report before/after")
-    shr.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL", help="wheel files, or directories of them")
+    shr.add_argument(
+        "wheels",
+        nargs="*",
+        metavar="WHEEL|REQUIREMENT",
+        help="wheel files, directories of them, or requirements (numpy==2.4.6) whose whole closure pip downloads",
+    )
     shr.add_argument(
         "-w",
         "--wheel-dir",
@@ -99,8 +108,23 @@ def add_parser(sub: Subparsers) -> None:
         default=False,
         help="recompress unchanged files too, at --compress-level (by default their compressed data is copied as is)",
     )
+    shr.add_argument(
+        "--minify",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="rewrite kept Python files without docstrings, comments and layout (python-minifier; licence headers "
+        "kept); with a check, a file whose minified form fails it stays as it was",
+    )
+    shr.add_argument(
+        "--bytecode-only",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="replace kept Python files by sourceless .pyc for one Python version (the check's, or --python's): "
+        "smaller installed, larger wheel; pure wheels are retagged cpXY",
+    )
     add_jobs(shr)
     _add_outputs(shr)
+    _add_deploy_set_options(shr)
     add_limits(shr)
     add_project(shr)
     _add_check_options(shr)
@@ -134,6 +158,51 @@ def _add_outputs(shr: argparse.ArgumentParser) -> None:
     shr.add_argument("-v", "--verbose", action="store_true", help="also list every removed file with its reason")
 
 
+def _add_deploy_set_options(shr: argparse.ArgumentParser) -> None:
+    """Requirements in, a wheelhouse that installs offline out; pip resolves and downloads (its meaning of each
+    option)."""
+    dep = shr.add_argument_group("deploy sets: a requirements closure for a target platform, shrunk together")
+    dep.add_argument(
+        "-r",
+        "--requirement",
+        dest="requirement_files",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="shrink every wheel this requirements file needs, with dependencies; repeatable",
+    )
+    dep.add_argument(
+        "--platform",
+        dest="platforms",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="download wheels for this platform (pip's meaning, e.g. manylinux_2_28_x86_64); repeatable",
+    )
+    dep.add_argument("--python-version", metavar="X.Y", help="download wheels for this Python version (pip's meaning)")
+    dep.add_argument("--implementation", metavar="IMPL", help="download wheels for this implementation, e.g. cp")
+    dep.add_argument("--abi", dest="abis", action="append", default=[], metavar="ABI", help="pip's --abi; repeatable")
+    dep.add_argument("--index-url", metavar="URL", help="passed to pip")
+    dep.add_argument("--extra-index-url", action="append", default=[], metavar="URL", help="passed to pip; repeatable")
+    dep.add_argument("--find-links", action="append", default=[], metavar="DIR|URL", help="passed to pip; repeatable")
+    dep.add_argument("--no-index", action="store_true", help="passed to pip: use only --find-links")
+    dep.add_argument(
+        "--target",
+        dest="install_target",
+        type=Path,
+        metavar="DIR",
+        help="also install the written wheels into DIR with pip (--no-index --no-deps), as for a Lambda layer or "
+        "a firmware image; the report then shows the size pip installed",
+    )
+    dep.add_argument(
+        "--max-installed-size",
+        type=size,
+        metavar="SIZE",
+        help="exit 3 if the wheels together install to more (as pip installs them with --target; e.g. 250MB)",
+    )
+
+
 def _add_check_options(shr: argparse.ArgumentParser) -> None:
     chk = shr.add_argument_group("trial deletion against your check (removes every file the check does not need)")
     chk.add_argument(
@@ -157,7 +226,11 @@ def _add_check_options(shr: argparse.ArgumentParser) -> None:
         default=False,
         help="the check's stdout must also stay the same",
     )
-    chk.add_argument("--python", type=Path, help="the interpreter the check runs under (default: this one)")
+    chk.add_argument(
+        "--python",
+        type=Path,
+        help="the interpreter the check runs under, and that compiles --bytecode-only (default: this one)",
+    )
     chk.add_argument(
         "--with",
         dest="with_requirements",
@@ -233,8 +306,19 @@ def execute(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
         limits=limits(args),
         budget=args.max_size,
         recompress=args.recompress,
+        minify=args.minify,
+        bytecode_only=args.bytecode_only,
+        python=args.python,
     )
-    args.wheels = expand_wheel_args(args.wheels)  # once the options are known to be usable
+    target = Target(tuple(args.platforms), args.python_version, args.implementation, tuple(args.abis))
+    wheel_args, specs = _split_inputs(args.wheels)
+    from_requirements = bool(specs or args.requirement_files)
+    _refuse_bad_set_options(args, target, from_requirements, bool(wheel_args))
+    args.wheels = expand_wheel_args(wheel_args)  # once the options are known to be usable
+    if from_requirements:
+        index_args = index_arguments(args.index_url, args.extra_index_url, args.find_links, args.no_index)
+        cache = args.cache_dir or default_cache_dir()
+        args.wheels += resolve(specs, args.requirement_files, target, cache, index_args)
     names = [p.name for p in args.wheels]
     if len(set(names)) != len(names):
         raise UsageError("two inputs have the same file name; their outputs would collide")
@@ -255,14 +339,79 @@ def execute(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
         reports = run(list(args.wheels), output_dir, options, mode)
     else:
         reports, failed = _shrink_each(args, options, output_dir, save_locks, err)
-    _show_reports(args, reports, view, err)
+    summary = None
+    if from_requirements or args.install_target is not None or args.max_installed_size is not None:
+        summary = complete(
+            reports,
+            requirements=from_requirements and output_dir is not None and not failed,
+            install_dir=None if failed else args.install_target,
+            target=target,
+            installed_budget=args.max_installed_size,
+        )
+    _show_reports(args, reports, view, err, summary)
     if failed:
         return int(ExitCode.BAD_INPUT)
     if any(r.check is not None and r.check.interrupted for r in reports):
         return int(ExitCode.INTERRUPTED)
-    if over_budget_messages(reports, args.max_total_size):
+    if over_budget_messages(reports, args.max_total_size) or (summary is not None and summary.over_budget):
         return int(ExitCode.OVER_BUDGET)
     return 0
+
+
+def _split_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """The positional arguments as wheel paths (files, directories) and requirements (``numpy==2.4.6``): a path
+    is what exists, ends in ``.whl`` or names a directory; anything else must parse as a requirement."""
+    wheels: list[Path] = []
+    specs: list[str] = []
+    for text in inputs:
+        path = Path(text)
+        if " @ " in text and not path.exists() and _is_requirement(text):  # name @ URL: a direct reference
+            specs.append(text)
+            continue
+        if text.endswith(".whl") or "/" in text or "\\" in text or path.exists() or path.is_symlink():
+            wheels.append(path)
+            continue
+        try:
+            Requirement(text)
+        except InvalidRequirement:
+            raise UsageError(
+                f"{text!r} is neither a wheel file, a directory of wheels nor a requirement (e.g. numpy==2.4.6)"
+            ) from None
+        specs.append(text)
+    return wheels, specs
+
+
+def _is_requirement(text: str) -> bool:
+    try:
+        Requirement(text)
+    except InvalidRequirement:
+        return False
+    return True
+
+
+def _refuse_bad_set_options(args: argparse.Namespace, target: Target, from_requirements: bool, wheels: bool) -> None:
+    """Deploy-set options that can't be used: nothing to shrink, target options with nothing to download or
+    install, an install target with nothing written, or one pip can't install into (not empty, the output)."""
+    if not from_requirements and not wheels:
+        raise UsageError("nothing to shrink: give wheel files, requirements (numpy==2.4.6) or -r FILE")
+    pip_options = args.index_url or args.extra_index_url or args.find_links or args.no_index
+    if not from_requirements and (pip_options or (not target.is_host and args.install_target is None)):
+        raise UsageError(
+            "--platform, --python-version, --implementation, --abi and the index options choose what pip downloads: "
+            "give requirements (numpy==2.4.6) or -r FILE"
+        )
+    if args.install_target is not None and args.dry_run:
+        raise UsageError("--target installs the written wheels; --dry-run writes none")
+    install = args.install_target
+    if install is not None and (install.is_symlink() or install.exists()):
+        try:
+            empty = install.is_dir() and not any(install.iterdir())
+        except OSError:
+            empty = False
+        if not empty:
+            raise UsageError(f"--target {install}: the install target must be a new or empty directory")
+    if install is not None and install.resolve() == args.wheel_dir.resolve():
+        raise UsageError("--target and -w/--wheel-dir are the same directory: pip installs into an empty one")
 
 
 def _refuse_bad_lock_options(args: argparse.Namespace) -> None:
@@ -302,22 +451,36 @@ def _shrink_each(
     return reports, failed
 
 
-def _show_reports(args: argparse.Namespace, reports: list[WheelReport], view: AppConsole, err: AppConsole) -> None:
+def _show_reports(
+    args: argparse.Namespace,
+    reports: list[WheelReport],
+    view: AppConsole,
+    err: AppConsole,
+    summary: SetSummary | None = None,
+) -> None:
     """The JSON first (a machine reads it whatever happens next), then the human report, then broken budgets on
     standard error, even with --quiet."""
     json_error: OutputError | None = None
     if args.json is not None:
         try:
-            write_json(args.json, to_json(reports, total_budget=args.max_total_size))
+            document = to_json(reports, total_budget=args.max_total_size)
+            if summary is not None:
+                document["set"] = summary.to_json()
+            write_json(args.json, document)
         except OutputError as exc:
             json_error = exc
     if not args.quiet:
         show_each(view, (renderables(report, verbose=args.verbose, safe=view.safe) for report in reports))
     if len(reports) > 1 or args.max_total_size is not None or (args.quiet and reports):
         view.show(total_renderable(reports, args.max_total_size, safe=view.safe))
+    if summary is not None:
+        view.show(summary.renderable(view.safe))
     if args.dry_run and reports:
         view.print("dry run: nothing was written", style="dim")
-    for line in over_budget_messages(reports, args.max_total_size):
+    for line in [
+        *over_budget_messages(reports, args.max_total_size),
+        *(summary.over_budget_messages() if summary else []),
+    ]:
         err.plain_line(f"slimwheel: {line}")
     if json_error is not None:
         raise json_error

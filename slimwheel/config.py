@@ -14,8 +14,11 @@ Each key is validated as in a recipe (:func:`slimwheel.settings.load_project_tab
     stubs = false                    # --no-stubs
     compress-level = 12              # --compress-level
     max-size = "5 MB"                # --max-size
+    minify = true                    # --minify
+    bytecode-only = true             # --bytecode-only
     recompress = true                # --recompress          } only `slimwheel shrink` has these;
     max-total-size = "20 MB"         # --max-total-size      } build accepts and ignores them
+    max-installed-size = "250 MB"    # --max-installed-size  }
     wheel-dir = "dist/slim"          # -w/--wheel-dir        }
 
     [tool.slimwheel.check]           # slimwheel shrink's check; the recipe's [check] keys for build
@@ -141,6 +144,9 @@ _OPTIONS: Mapping[str, Mapping[str, Mapping[str, tuple[str, Convert]]]] = {
             "compress-level": ("compress_level", _plain),
             "max-size": ("max_size", _plain),
             "recompress": ("recompress", _plain),
+            "minify": ("minify", _plain),
+            "bytecode-only": ("bytecode_only", _plain),
+            "max-installed-size": ("max_installed_size", _plain),
             "max-total-size": ("max_total_size", _plain),
             "wheel-dir": ("wheel_dir", _plain),
         },

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .bytecode import check_interpreter, wheel_python_version
 from .check import Check, CheckError
 from .console import plural
 from .contents import Entry, Wheel, module_name
@@ -23,12 +24,13 @@ from .errors import UsageError
 from .journal import JournalInputs, journal_key, journal_path
 from .lock import StubRecord
 from .options import CheckOptions, ShrinkOptions
-from .prepared import Prepared, rewritten
+from .prepared import Prepared, retagged, rewritten
 from .report import CheckSummary
+from .rewrite import Rewrite, RewriteOptions, rewrites
 from .sandbox import Environment, Sandbox
 from .tags import fits
 from .trace import item_key, key_path
-from .trial import Trial, TrialEvent, TrialResult
+from .trial import Trial, TrialEvent, TrialResult, default_jobs
 
 
 @dataclass
@@ -124,6 +126,9 @@ def learn(
     wheel with what the check did not need removed or stubbed, and what the trial did."""
     items = Items.of(prepared)
     env = check_environment(prepared, checks)
+    if options.bytecode_only:  # bytecode for the check's Python: it must be the wheels' Python
+        for p in prepared:
+            check_interpreter(wheel_python_version(p.wheel.filename), env.python)
     identity = items.identity(options, checks, env)
     with tempfile.TemporaryDirectory(prefix="slimwheel-trial-") as work:
         sandbox = Sandbox(env, Path(work))
@@ -135,11 +140,43 @@ def learn(
             checks.trial,
             journal=journal_path(checks.cache_dir, identity),
             startup_modules=_startup_modules(sandbox, items),
+            rewrites=_rewrites(items, rewrite_options(options, env.python, env.version)),
             progress=progress,
         )
         result = trial.run()
     label = ", ".join(c.label for c in checks.trial.checks)
-    return _applied(prepared, items, result, label), _summary(items, result, checks)
+    applied = _applied(prepared, items, result, label, ".".join(env.version.split(".")[:2]))
+    return applied, _summary(items, result, checks)
+
+
+def rewrite_options(options: ShrinkOptions, python: Path, version: str) -> RewriteOptions:
+    """What ``--minify`` and ``--bytecode-only`` ask for, with ``python`` (of ``version``) compiling."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return RewriteOptions(
+        minify=options.minify,
+        bytecode=python if options.bytecode_only else None,
+        python=(major, minor),
+        jobs=options.jobs or default_jobs(),
+    )
+
+
+def _rewrites(items: Items, options: RewriteOptions) -> Callable[[frozenset[str]], list[Rewrite]] | None:
+    """The trial's source of rewrite candidates for a kept set (None: no rewrite asked for)."""
+    if not options.any:
+        return None
+    return lambda keys: rewrites(items.data, keys, options, keep=items.required)
+
+
+def rewritten_unverified(p: Prepared, options: ShrinkOptions, python: Path, version: str) -> Prepared:
+    """``p`` with every importable Python file rewritten as ``--minify``/``--bytecode-only`` ask, unproven (no
+    check): the report says so."""
+    ropts = rewrite_options(options, python, version)
+    if not ropts.any:
+        return p
+    items = Items.of([p])
+    done = rewrites(items.data, frozenset(items.data) - items.required, ropts, keep=items.required)
+    result = TrialResult(kept=frozenset(items.data), rewrites=done)
+    return _applied([p], items, result, "", version)[0]
 
 
 def _startup_modules(sandbox: Sandbox, items: Items) -> Callable[[], set[str]]:
@@ -179,10 +216,12 @@ class _PerWheel:
     replaced: dict[str, bytes] = field(default_factory=dict)
     added: list[Entry] = field(default_factory=list)
     stubs: list[StubRecord] = field(default_factory=list)
+    superseded: set[str] = field(default_factory=set)  # sources replaced by their bytecode (added)
 
 
-def _applied(prepared: list[Prepared], items: Items, result: TrialResult, label: str) -> list[Prepared]:
-    """The trial's kept set and stubs as removals, replaced entries and new stub entries, per wheel."""
+def _applied(prepared: list[Prepared], items: Items, result: TrialResult, label: str, version: str) -> list[Prepared]:
+    """The trial's kept set, stubs and rewrites as removals, replaced entries and new entries, per wheel; a wheel
+    whose sources became bytecode is retagged for Python ``version``."""
     per = [_PerWheel() for _ in prepared]
     stubbed = {key: stub.module for stub in result.stubs for key in stub.replaces}
     stub_files = {stub.stub_key: stub for stub in result.stubs}
@@ -205,11 +244,21 @@ def _applied(prepared: list[Prepared], items: Items, result: TrialResult, label:
             per[index].added.append(Entry(stub_path, stub.source, 0o644))
         replaces = tuple(sorted(items.where[k][1] for k in stub.replaces if k in items.where))
         per[index].stubs.append(StubRecord(stub.module, stub_path, replaces))
+    for rewrite in result.rewrites:
+        index, path = items.where[rewrite.key]
+        if rewrite.new_key == rewrite.key:
+            per[index].replaced[path] = rewrite.data
+        else:
+            new_path = path[: len(path) - len(rewrite.key)] + rewrite.new_key
+            per[index].superseded.add(path)
+            per[index].added.append(Entry(new_path, rewrite.data, items.modes.get(rewrite.key, 0o644) or 0o644))
     out = []
     for p, mine in zip(prepared, per, strict=True):
         plan = p.plan.copy()
         plan.remove.update(mine.removals)
-        new = rewritten(p, plan, mine.replaced, mine.added)
+        new = rewritten(p, plan, mine.replaced, mine.added, mine.superseded)
+        if mine.superseded:
+            new = retagged(new, version)
         out.append(replace(new, stubs=(*p.stubs, *mine.stubs)))
     return out
 
@@ -220,6 +269,9 @@ def _summary(items: Items, result: TrialResult, checks: CheckOptions) -> CheckSu
     stubbed = {key for stub in result.stubs for key in stub.replaces} | {stub.stub_key for stub in result.stubs}
     skipped = items.required | stubbed | result.kept
     unneeded = sum(1 for key in items.where if key not in skipped)
+    rewritten: dict[str, int] = {}
+    for rewrite in result.rewrites:
+        rewritten[rewrite.how] = rewritten.get(rewrite.how, 0) + 1
     return CheckSummary(
         checks=[c.label for c in checks.trial.checks],
         runs=result.runs,
@@ -229,6 +281,9 @@ def _summary(items: Items, result: TrialResult, checks: CheckOptions) -> CheckSu
         stubs=[f"{s.module} ({plural(len(s.replaces), 'file')} replaced)" for s in result.stubs],
         interrupted=result.interrupted,
         notes=result.notes,
+        rewritten=rewritten,
+        rewrite_saved=sum(len(items.data[r.key]) - len(r.data) for r in result.rewrites),
+        restored=[items.where[key][1] for key in result.restored],
     )
 
 

@@ -37,6 +37,9 @@ class ShrinkOptions:
     limits: Limits = field(default_factory=Limits)
     budget: int | None = None  # --max-size, in bytes
     recompress: bool = False  # also recompress entries that are copied unchanged by default
+    minify: bool = False  # --minify: kept Python files rewritten by python-minifier
+    bytecode_only: bool = False  # --bytecode-only: kept Python files replaced by sourceless bytecode
+    python: Path | None = None  # the interpreter that compiles --bytecode-only without a check (default: this one)
 
 
 def default_cache_dir() -> Path:

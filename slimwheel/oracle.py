@@ -30,7 +30,7 @@ from .imports import ImportGraph, package_inits
 from .journal import Journal
 from .reduce import candidate_key
 from .sandbox import RunResult, Sandbox
-from .stubs import StubCandidate
+from .stubs import Replacement
 
 __all__ = ["CheckOracle", "TrialEvent"]
 
@@ -123,7 +123,7 @@ class CheckOracle:
     def run_checks(
         self,
         files: frozenset[str],
-        stubs: Iterable[StubCandidate] = (),
+        stubs: Iterable[Replacement] = (),
         *,
         phase: str,
         trace: bool = False,
@@ -171,7 +171,7 @@ class CheckOracle:
             passed(c, r) for c, r in zip(self.checks, results, strict=False)
         )
 
-    def evaluate(self, files: frozenset[str], stubs: tuple[StubCandidate, ...] = (), *, phase: str) -> bool:
+    def evaluate(self, files: frozenset[str], stubs: tuple[Replacement, ...] = (), *, phase: str) -> bool:
         """The oracle: does the check pass with exactly ``files`` (plus stubs)? Looked up in the journal first;
         a run's verdict is journaled."""
         key = candidate_key([*files, *(f"stub:{s.module}" for s in stubs)])
@@ -213,7 +213,7 @@ class CheckOracle:
             )
 
 
-def _with_stubs(files: frozenset[str], stubs: Iterable[StubCandidate]) -> tuple[frozenset[str], dict[str, bytes]]:
+def _with_stubs(files: frozenset[str], stubs: Iterable[Replacement]) -> tuple[frozenset[str], dict[str, bytes]]:
     """A candidate tree with stubs: the files left (without those the stubs replace) and the stubs' sources."""
     stubs = tuple(stubs)
     overrides = {s.stub_key: s.source for s in stubs}

@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .binaries import FileStripResult, StripLevel, detect_format
+from .bytecode import retagged_filename, retagged_wheel_file
 from .categories import Category, categorize_entries
 from .contents import Entry, Wheel, read_wheel
 from .errors import OutputError
@@ -119,13 +120,23 @@ def prepare(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -
     )
 
 
-def rewritten(p: Prepared, plan: Plan, replaced: Mapping[str, bytes], added: list[Entry]) -> Prepared:
+def rewritten(
+    p: Prepared,
+    plan: Plan,
+    replaced: Mapping[str, bytes],
+    added: list[Entry],
+    superseded: Collection[str] = (),
+) -> Prepared:
     """``p`` after more removals, given as ``plan`` (a copy of ``p.plan`` with them added): entry points refreshed,
-    ``replaced`` contents (stubs) written, ``added`` files (stubs of extension-only modules) appended."""
+    ``replaced`` contents (stubs, minified sources) written, ``added`` files (stubs of extension-only modules,
+    bytecode) appended, ``superseded`` entries (sources whose bytecode is added) left out without being removals
+    (a lock learned from the result keeps them: the bytecode is ``--bytecode-only``'s doing, not the check's)."""
     refresh_entry_points(p.wheel, plan)
     new_data = {**replaced, **plan.replaced}  # stubs, and entry_points.txt recomputed
     entries = [
-        e.with_data(new_data[e.path]) if e.path in new_data else e for e in p.entries if e.path not in plan.remove
+        e.with_data(new_data[e.path]) if e.path in new_data else e
+        for e in p.entries
+        if e.path not in plan.remove and e.path not in superseded
     ]
     categories = {**p.categories, **{entry.path: Category.PYTHON for entry in added}}
     return replace(p, plan=plan, entries=entries + added, categories=categories)
@@ -157,3 +168,15 @@ def _discard_removed(wheel: Wheel, plan: Plan) -> None:
         file = wheel.by_path[path].file
         if file is not None:
             file.unlink(missing_ok=True)
+
+
+def retagged(p: Prepared, version: str) -> Prepared:
+    """``p`` whose sources became bytecode for Python ``version`` (``"3.11"``): the wheel's tags say so (its
+    file name, and the ``Tag:`` lines of its ``WHEEL`` file)."""
+    wheel_file = f"{p.wheel.dist_info}/WHEEL"
+    entries = [
+        e.with_data(retagged_wheel_file(e.data.decode("utf-8"), version).encode("utf-8")) if e.path == wheel_file else e
+        for e in p.entries
+    ]
+    dest = None if p.dest is None else p.dest.with_name(retagged_filename(p.dest.name, version))
+    return replace(p, entries=entries, dest=dest)

@@ -1,9 +1,10 @@
 """Recipes: TOML files that say, per package, how to get a wheel and how to shrink it, per target platform.
 
-A recipe (``recipes/numpy.toml``) names the package (a project on an index, a local wheel, or a source build), the
-shrink options (the same as ``slimwheel shrink``'s), the check that trial deletion runs, and per-platform
-overrides in ``[platform.NAME]`` tables. ``[tool.slimwheel]`` in a ``pyproject.toml`` gives project-wide defaults
-for the ``shrink`` and ``check`` keys. The schema is documented in ``docs/recipes.md``.
+A recipe (``recipes/numpy.toml``) names the package (a project on an index, a local wheel, a source build, or
+requirements whose closure is a deploy set of wheels), the shrink options (the same as ``slimwheel shrink``'s), the
+check that trial deletion runs, and per-platform overrides in ``[platform.NAME]`` tables. ``[tool.slimwheel]`` in a
+``pyproject.toml`` gives project-wide defaults for the ``shrink`` and ``check`` keys. The schema is documented in
+``docs/recipes.md``.
 
 :func:`load_recipe` reads and validates a recipe (every platform it lists); :meth:`Recipe.for_platform` resolves
 it for one platform into a :class:`PlatformRecipe`, everything a build needs. Every error is a
@@ -48,7 +49,7 @@ from .tags import PLATFORMS as PLATFORMS
 from .tags import PYTHON_VERSION, unknown_platform
 from .tags import parse_python_version as parse_python_version
 from .tags import platform_info as platform_info
-from .tomlfile import kind_and_value
+from .tomlfile import kind_and_value, toml_string
 
 # ------------------------------------------------------------------------------------------------- the results
 
@@ -76,7 +77,15 @@ class SourceBuild:
     config_settings: Mapping[str, str | tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
-Package = ProjectSpec | LocalWheel | SourceBuild
+@dataclass(frozen=True)
+class RequirementSet:
+    """A deploy set: the wheels of ``requirements`` (pip requirement specifiers) and of everything they need, as pip
+    resolves them for the platform; shrunk together, with one lock per distribution in the recipe's lock directory."""
+
+    requirements: tuple[str, ...]
+
+
+Package = ProjectSpec | LocalWheel | SourceBuild | RequirementSet
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,8 @@ class PlatformRecipe:
     ignore: tuple[str, ...] = ()  # rule codes/names removed from the selection
     strip: StripLevel = StripLevel.UNNEEDED
     stubs: bool = True
+    minify: bool = False
+    bytecode_only: bool = False
     compress_level: int = 9
     max_size: int | None = None
     check_scripts: tuple[Path, ...] = ()
@@ -101,7 +112,12 @@ class PlatformRecipe:
     requirements: tuple[str, ...] = ()
     with_wheels: tuple[Path, ...] = ()
     same_output: bool = False
-    lock: Path | None = None
+    lock: Path | None = None  # a file; for a RequirementSet, a directory of <project>.lock files
+
+    @property
+    def is_set(self) -> bool:
+        """The recipe names requirements (a deploy set of wheels), not one package."""
+        return isinstance(self.package, RequirementSet)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -117,7 +133,8 @@ class PlatformRecipe:
         return bool(self.check_scripts or self.check_commands)
 
 
-_KINDS = ("project", "wheel", "source")
+_KINDS = ("project", "wheel", "requirements", "source")
+_ONE_OF = "use exactly one of project, wheel, requirements, source"
 _TOP_KEYS = ("name", "python-version", "platforms", "package", "shrink", "check", "platform")
 _PLATFORM_KEYS = ("python-version", "package", "shrink", "check")
 
@@ -155,7 +172,7 @@ def _layer(tables: Mapping[str, Node]) -> _Layer:
         nodes = package_node.table((*PACKAGE, "source"))
         kinds = [k for k in nodes if k in _KINDS]
         if len(kinds) > 1:
-            raise nodes[kinds[1]].error(f"can't be combined with {kinds[0]}; use exactly one of project, wheel, source")
+            raise nodes[kinds[1]].error(f"can't be combined with {kinds[0]}; {_ONE_OF}")
         for key, child in nodes.items():
             if key == "source":
                 source = entries(child, SOURCE)
@@ -219,6 +236,9 @@ class Recipe:
         else:
             python_version = next((x.python_version.value for x in reversed(layers) if x.python_version), HOST_PYTHON)
         package = self._package(layers, check_files)
+        lock = pick("check", "lock")
+        if isinstance(package, RequirementSet) and lock is not None:
+            _lock_directory(lock)
         if check_files:
             for section, key in (("check", "scripts"), ("check", "wheels")):
                 setting = pick(section, key)
@@ -239,6 +259,8 @@ class Recipe:
             ignore=value("shrink", "ignore", ()),
             strip=value("shrink", "strip", StripLevel.UNNEEDED),
             stubs=value("shrink", "stubs", True),
+            minify=value("shrink", "minify", False),
+            bytecode_only=value("shrink", "bytecode-only", False),
             compress_level=value("shrink", "compress-level", 9),
             max_size=value("shrink", "max-size", None),
             check_scripts=value("check", "scripts", ()),
@@ -246,7 +268,7 @@ class Recipe:
             requirements=value("check", "requirements", ()),
             with_wheels=value("check", "wheels", ()),
             same_output=value("check", "same-output", False),
-            lock=value("check", "lock", None),
+            lock=lock.value if lock is not None else None,
         )
 
     def _package(self, layers: list[_Layer], check_files: bool) -> Package:
@@ -262,7 +284,7 @@ class Recipe:
             where = layer.package_node or where
         kind = next((k for k in _KINDS if k in package), None)
         if kind is None:
-            problem = "set one of project, wheel or a [package.source] table"
+            problem = "set one of project, wheel, requirements or a [package.source] table"
             if where is None:
                 raise RecipeError(f"{self.path}: package: missing; add a [package] table and {problem}")
             raise where.error(problem)
@@ -276,6 +298,8 @@ class Recipe:
             if check_files and not setting.value.is_file():
                 raise setting.node.error(not_a_file(setting.value))
             return LocalWheel(setting.value)
+        if kind == "requirements":
+            return RequirementSet(package["requirements"].value)
         if "requirement" in source and "sdist" in source:  # one from the recipe, the other from a platform table
             raise source["sdist"].node.error("can't be combined with requirement; use one of them")
         if "requirement" not in source and "sdist" not in source:
@@ -291,6 +315,18 @@ class Recipe:
             sdist=sdist.value if sdist else None,
             env=env.value if env else MappingProxyType({}),
             config_settings=settings.value if settings else MappingProxyType({}),
+        )
+
+
+def _lock_directory(lock: Entry) -> None:
+    """A deploy set's lock is a directory (one ``<project>.lock`` per distribution), never one lock file."""
+    path: Path = lock.value
+    if path.is_file() or path.suffix == ".lock":
+        written = str(lock.node.value).rstrip("/\\")
+        instead = written.removesuffix(".lock") if written.endswith(".lock") else f"{written}.d"
+        raise lock.node.error(
+            "with requirements, the lock is a directory of one <project>.lock per distribution, not a file; "
+            f"write lock = {toml_string(instead + '/')}"
         )
 
 

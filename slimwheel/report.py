@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import PurePosixPath
+from pathlib import PurePath, PurePosixPath
 from typing import Protocol
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -103,6 +104,9 @@ class CheckSummary:
     stubs: list[str]  # "module (N files replaced)", "module (1 file replaced)"
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    rewritten: dict[str, int] = field(default_factory=dict)  # Python files rewritten, by how ("minified", ...)
+    rewrite_saved: int = 0  # installed bytes the rewrites saved
+    restored: list[str] = field(default_factory=list)  # files whose rewrite failed the check: kept as they were
 
     @property
     def total_runs(self) -> int:
@@ -144,6 +148,7 @@ class WheelReport:
     budget: int | None = None
     check: CheckSummary | None = None
     lock: LockSummary | None = None
+    unused_by_check: bool = False  # a check ran and kept nothing of this wheel but its metadata and licences
 
     @property
     def over_budget(self) -> bool:
@@ -191,10 +196,14 @@ def _wheel_json(r: WheelReport) -> dict[str, object]:
             "timeout": r.check.timeout,
             "removed": r.check.removed,
             "stubs": r.check.stubs,
+            "rewritten": r.check.rewritten,
+            "rewrite_saved": r.check.rewrite_saved,
+            "restored": r.check.restored,
             "interrupted": r.check.interrupted,
             "notes": r.check.notes,
         },
         "lock": None if r.lock is None else {**asdict(r.lock), "coverage": round(r.lock.coverage, 4)},
+        "unused_by_check": r.unused_by_check,
     }
 
 
@@ -254,6 +263,14 @@ def renderables(
     for heading, items in (("not stripped", report.skipped), ("kept for safety", report.kept)):
         if items:
             out.extend(_reasons(heading, items, top, safe))
+    if report.unused_by_check:
+        out.append(
+            Text(
+                "  not used by the check: only its metadata and licence files are kept (it still installs and "
+                "satisfies what depends on it)",
+                style="cyan",
+            )
+        )
     if report.check is not None:
         out.extend(_check_lines(report.check, safe))
     if report.lock is not None:
@@ -270,7 +287,7 @@ def renderables(
 
 
 def _category_table(b: Snapshot, a: Snapshot, safe: Safe) -> Table:
-    table = _table("by category", ("category", "files", "compressed", "installed", "saved"), left=("category",))
+    table = number_table("by category", ("category", "files", "compressed", "installed", "saved"), left=("category",))
     for cat in sorted(set(b.by_category) | set(a.by_category), key=lambda c: -b.by_category.get(c, Sizes()).installed):
         x, y = b.by_category.get(cat, Sizes()), a.by_category.get(cat, Sizes())
         table.add_row(
@@ -283,7 +300,7 @@ def _category_table(b: Snapshot, a: Snapshot, safe: Safe) -> Table:
     return table
 
 
-def _table(title: str, columns: Sequence[str], *, left: Sequence[str]) -> Table:
+def number_table(title: str, columns: Sequence[str], *, left: Sequence[str]) -> Table:
     """A borderless table whose columns are right-aligned numbers except those named in ``left``."""
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for col in columns:
@@ -380,6 +397,14 @@ def _check_lines(c: CheckSummary, safe: Safe) -> list[RenderableType]:
     ]
     for stub in c.stubs:
         lines.append(_path_line("  stubbed (raises ImportError naming slimwheel if used): ", stub, safe, "cyan"))
+    if c.rewritten:
+        how = ", ".join(f"{plural(n, 'file')} {what}" for what, n in sorted(c.rewritten.items()))
+        verified = "verified by the check" if c.checks else "NOT verified: no check ran"
+        lines.append(
+            Text(safe(f"  Python rewritten: {how}, {human_size(c.rewrite_saved)} saved ({verified})"), style="cyan")
+        )
+    for path in c.restored:
+        lines.append(_path_line("  kept as it was (its rewrite failed the check): ", path, safe, "yellow"))
     lines.extend(Text(safe(f"  note: {note}"), style="yellow") for note in c.notes)
     return lines
 
@@ -449,7 +474,7 @@ def _lock_lines(lock: LockSummary, safe: Safe, shown: int = 10) -> list[Renderab
     return lines
 
 
-# ---- slimwheel build: one row per recipe and platform ----------------------------------------------------------
+# ---- slimwheel build: one row per recipe and platform (and per distribution of a deploy set) -------------------
 
 
 class BuildOutcome(Protocol):
@@ -463,9 +488,13 @@ class BuildOutcome(Protocol):
     @property
     def mode(self) -> str: ...  # "check", "lock", "lock-verified", "relearned", "rules" or "failed"
     @property
-    def budget(self) -> int | None: ...
+    def budget(self) -> int | None: ...  # of each wheel
     @property
-    def report(self) -> WheelReport | None: ...
+    def report(self) -> WheelReport | None: ...  # a recipe's one wheel
+    @property
+    def distributions(self) -> Sequence[WheelReport]: ...  # a deploy set's wheels
+    @property
+    def requirements_file(self) -> PurePath | None: ...  # a deploy set's wheels pinned with their hashes
     @property
     def note(self) -> str: ...
     @property
@@ -497,12 +526,15 @@ def _how(mode: str) -> Text:
 
 
 def build_table(results: Sequence[BuildOutcome], *, safe: Safe = str) -> RenderableType:
-    """One row per recipe and platform: sizes before/after, the budget, how it was shrunk; its legend lists the
-    ways present in the table."""
-    modes = list(dict.fromkeys(r.mode for r in results if r.mode in BUILD_MODES))
+    """One row per recipe and platform: sizes before/after, the budget, how it was shrunk; a deploy set has one row
+    per distribution (how each was shrunk: a distribution with no lock to replay got the rules only), then one of
+    its totals. Its legend lists the ways present in the table."""
+    sets = any(r.distributions for r in results)
+    rows = [(r, report, _row_mode(r, report)) for r in results for report in r.distributions]
+    modes = list(dict.fromkeys(m for m in [*(r.mode for r in results), *(m for _, _, m in rows)] if m in BUILD_MODES))
     table = NameTable(
         "slimwheel build",
-        ["recipe", "platform"],
+        ["recipe", "platform", *(["distribution"] if sets else [])],
         [
             Field("before"),
             Field("after"),
@@ -514,25 +546,80 @@ def build_table(results: Sequence[BuildOutcome], *, safe: Safe = str) -> Rendera
         box=box.HEAVY_HEAD,
     )
     for r in results:
-        report = r.report
         budget = human_size(r.budget) if r.budget is not None else safe("—")
-        if report is None:
-            table.add_row([r.recipe, r.platform], [safe("—"), safe("—"), budget, _how("failed"), Text(r.error or "")])
+        if r.distributions:
+            for each in r.distributions:
+                notes = _lock_note(each, "unused by the check" if each.unused_by_check else "")
+                figures = [*_size_cells(each, r.budget, budget), _how(_row_mode(r, each)), Text(safe(notes))]
+                table.add_row([r.recipe, r.platform, _distribution(each)], figures)
+            _set_total_row(table, r, safe)
             continue
-        after = Text(human_size(report.after.archive))
-        if r.budget is not None:
-            after = Text(f"{after} OVER", style="red") if r.over_budget else Text(str(after), style="green")
-        notes = r.note
-        if report.lock is not None and report.lock.action == "replayed":
-            notes = f"{report.lock.coverage:.0%} of the lock mapped; {notes}".rstrip("; ")
+        report = r.report
+        names = [r.recipe, r.platform, *([_distribution(report) if report else safe("—")] if sets else [])]
+        if report is None:
+            table.add_row(names, [safe("—"), safe("—"), budget, _how("failed"), Text(r.error or "")])
+            continue
+        notes = _lock_note(report, r.note)
         if report.check is not None:
             notes = f"{plural(report.check.total_runs, 'check run')}; {notes}".rstrip("; ")
-        before = human_size(report.before.archive)
-        table.add_row([r.recipe, r.platform], [before, after, budget, _how(r.mode), Text(safe(notes))])
-    return table
+        table.add_row(names, [*_size_cells(report, r.budget, budget), _how(r.mode), Text(safe(notes))])
+    pinned = [
+        _path_line(f"  {r.recipe} [{r.platform}]: pinned with hashes in ", safe(str(r.requirements_file)), safe, "dim")
+        for r in results
+        if r.requirements_file is not None
+    ]
+    return Group(table, *pinned) if pinned else table
+
+
+def _row_mode(r: BuildOutcome, report: WheelReport) -> str:
+    """How one distribution of a set was shrunk: the set's way, but the rules only where no lock was replayed."""
+    if r.mode in ("lock", "lock-verified") and (report.lock is None or report.lock.action != "replayed"):
+        return "rules"
+    return r.mode
+
+
+def _distribution(report: WheelReport) -> str:
+    """``name version`` of a wheel's file name."""
+    filename = PurePath(report.output or report.input).name
+    try:
+        name, version, _, _ = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return filename
+    return f"{name} {version}"
+
+
+def _size_cells(report: WheelReport, budget: int | None, shown_budget: str) -> list[RenderableType]:
+    after = Text(human_size(report.after.archive))
+    if budget is not None:
+        after = Text(f"{after} OVER", style="red") if report.over_budget else Text(str(after), style="green")
+    return [human_size(report.before.archive), after, shown_budget]
+
+
+def _lock_note(report: WheelReport, note: str) -> str:
+    if report.lock is not None and report.lock.action == "replayed":
+        return f"{report.lock.coverage:.0%} of the lock mapped; {note}".rstrip("; ")
+    return note
+
+
+def _set_total_row(table: NameTable, r: BuildOutcome, safe: Safe) -> None:
+    """A deploy set's totals: its wheels before and after, its check runs (once for the set), where it is pinned."""
+    reports = r.distributions
+    check = next((report.check for report in reports if report.check is not None), None)
+    notes = [plural(check.total_runs, "check run")] if check is not None else []
+    notes += [r.note] if r.note else []
+    notes += ["pinned with hashes"] if r.requirements_file is not None else []
+    how = _how("failed") if r.error else _how(r.mode)
+    text = Text(safe("; ".join(notes)))
+    if r.error:
+        text = Text.assemble(text, "; " if notes else "", Text(safe(r.error), style="red"))
+    before = human_size(sum(report.before.archive for report in reports))
+    after = human_size(sum(report.after.archive for report in reports))
+    table.add_row([r.recipe, r.platform, safe(f"all {len(reports)}")], [before, after, safe("—"), how, text])
 
 
 def build_json(results: Sequence[BuildOutcome]) -> dict[str, object]:
+    """Every build: ``report`` is a recipe's one wheel, ``reports`` every wheel written (a deploy set's
+    distributions, sorted by file name), ``requirements_file`` where a set's wheels are pinned with their hashes."""
     return {
         "schema_version": 1,
         "builds": [
@@ -545,6 +632,11 @@ def build_json(results: Sequence[BuildOutcome]) -> dict[str, object]:
                 "note": r.note,
                 "error": r.error,
                 "report": _wheel_json(r.report) if r.report is not None else None,
+                "reports": [
+                    {**_wheel_json(report), "distribution": _distribution(report), "mode": _row_mode(r, report)}
+                    for report in (r.distributions or ([r.report] if r.report is not None else []))
+                ],
+                "requirements_file": str(r.requirements_file) if r.requirements_file is not None else None,
             }
             for r in results
         ],

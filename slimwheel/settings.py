@@ -279,6 +279,8 @@ SHRINK: Mapping[str, Validator] = {
     "stubs": Node.boolean,
     "compress-level": _compress_level,
     "max-size": _max_size,
+    "minify": Node.boolean,
+    "bytecode-only": Node.boolean,
 }
 CHECK: Mapping[str, Validator] = {
     "scripts": _paths,
@@ -332,6 +334,14 @@ def _requirement(node: Node) -> str:
     return text
 
 
+def _requirements(node: Node) -> tuple[str, ...]:
+    """A deploy set's requirements: pip requirement specifiers, at least one."""
+    items = node.items()
+    if not items:
+        raise node.error('must list at least one requirement, such as requirements = ["onnxruntime==1.31.1"]')
+    return tuple(_requirement(item) for item in items)
+
+
 def _env(node: Node) -> Mapping[str, str]:
     env = {}
     for name, value in node.table(None).items():
@@ -356,7 +366,12 @@ def _config_settings(node: Node) -> Mapping[str, str | tuple[str, ...]]:
 
 
 # The keys of a recipe's [package] table (and of [package.source]).
-PACKAGE: Mapping[str, Validator] = {"project": _project, "version": _specifier, "wheel": _wheel}
+PACKAGE: Mapping[str, Validator] = {
+    "project": _project,
+    "version": _specifier,
+    "wheel": _wheel,
+    "requirements": _requirements,
+}
 SOURCE: Mapping[str, Validator] = {
     "requirement": _requirement,
     "sdist": Node.path,
@@ -395,7 +410,13 @@ def _interpreter(node: Node) -> Path:
 # [tool.slimwheel] in a pyproject.toml: the recipe's [shrink] and [check] keys (defaults for `build` and options
 # of `slimwheel shrink`), keys only `slimwheel shrink` has (build ignores them), and [tool.slimwheel.inspect].
 _PROJECT_TABLES: Mapping[str, Mapping[str, Validator]] = {
-    "shrink": {**SHRINK, "recompress": Node.boolean, "max-total-size": _max_size, "wheel-dir": Node.path},
+    "shrink": {
+        **SHRINK,
+        "recompress": Node.boolean,
+        "max-total-size": _max_size,
+        "max-installed-size": _max_size,
+        "wheel-dir": Node.path,
+    },
     "check": {
         **CHECK,
         "timeout": _seconds,

@@ -15,15 +15,17 @@ does) or lock files (the lock module does).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from .binaries import StripStatus
+from .bytecode import check_interpreter, wheel_python_version
 from .check import checks_fingerprint
 from .errors import VerifyFailed
-from .learn import learn, verify
+from .learn import learn, rewritten_unverified, verify
 from .licences import ensure_licences_kept, licence_paths
 from .options import Learn, Mode, Replay, RulesOnly, ShrinkOptions
 from .prepared import Prepared, prepare
@@ -51,7 +53,7 @@ def run(
             prepared.append(prepare(path, output_dir, options))
         check: CheckSummary | None = None
         if isinstance(mode, Replay):
-            done = _replay(prepared, mode)
+            done = _replay(prepared, mode, options)
         else:
             done, check = _learn(prepared, options, mode, progress)
         return [finish(p, options, check) for p in done]
@@ -69,15 +71,37 @@ def _rules_only(path: Path, output_dir: Path | None, options: ShrinkOptions, sav
     try:
         if save_lock is not None:
             p = saved(p, save_lock, check="")
-        return finish(p, options)
+        return finish(_unproven_rewrites(p, options), options)
     finally:
         p.close()
 
 
-def _replay(prepared: list[Prepared], mode: Replay) -> list[Prepared]:
+def _unproven_rewrites(p: Prepared, options: ShrinkOptions, *, verified: bool = False) -> Prepared:
+    """``--minify``/``--bytecode-only`` without a trial: every Python file rewritten, compiled by ``--python`` (else
+    this interpreter) for the wheel's Python; unless one check run follows (``verified``), the report warns that
+    no check proved them."""
+    if not (options.minify or options.bytecode_only):
+        return p
+    python = options.python or Path(sys.executable)
+    if options.bytecode_only:
+        version = check_interpreter(wheel_python_version(p.wheel.filename), python).version
+    else:
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    done = rewritten_unverified(p, options, python, version)
+    if verified:
+        return done
+    what = " and ".join(
+        flag for flag, on in (("--minify", options.minify), ("--bytecode-only", options.bytecode_only)) if on
+    )
+    return replace(done, warnings=(*done.warnings, f"{what}: Python files rewritten without a check to prove them"))
+
+
+def _replay(prepared: list[Prepared], mode: Replay, options: ShrinkOptions) -> list[Prepared]:
     """The lock of each wheel replayed on it, with no check run; with ``verify``, one run of the check first."""
     done = [
-        replayed(p, lock, lock_file, verified=mode.verify is not None)
+        _unproven_rewrites(
+            replayed(p, lock, lock_file, verified=mode.verify is not None), options, verified=mode.verify is not None
+        )
         for p, (lock, lock_file) in zip(prepared, mode.locks, strict=True)
     ]
     if mode.verify is None:
@@ -119,6 +143,7 @@ def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = Non
     finally:
         p.close()
     after_sizes = {m.path: m.size for m in written.members}
+    unused = check is not None and all(wheel.is_metadata(e.path) or e.path in p.licences for e in p.entries)
     return WheelReport(
         input=str(p.path),
         output=str(p.dest) if p.dest else None,
@@ -147,4 +172,5 @@ def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = Non
         budget=options.budget,
         check=check,
         lock=p.lock,
+        unused_by_check=unused,
     )

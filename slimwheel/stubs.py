@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from .licences import is_licence_path
 
@@ -60,6 +61,20 @@ def not_extension_modules(items: Mapping[str, bytes]) -> frozenset[str]:
         for key, data in items.items()
         if key.endswith(NATIVE_MODULE_SUFFIXES) and not is_extension_module(key, data)
     )
+
+
+class Replacement(Protocol):
+    """What a candidate tree can take in place of some items: a stub (:class:`StubCandidate`), or a Python file
+    rewritten smaller (:class:`slimwheel.rewrite.Rewrite`). ``module`` names it in the trial's journal."""
+
+    @property
+    def module(self) -> str: ...
+    @property
+    def replaces(self) -> frozenset[str]: ...
+    @property
+    def stub_key(self) -> str: ...
+    @property
+    def source(self) -> bytes: ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ The phases, each counted in runs:
 5. **certify** (``--minimal``) — try removing each kept file, biggest first, until every kept file is needed;
 6. **stubs** — subpackages that are imported at start-up but not needed by the check are replaced by small
    modules that raise a clear ImportError when used; a stub is kept only when the check passes with it;
-7. **confirm** — the final set must pass several more times; if not, fall back to the last set that did.
+7. **rewrite** (``--minify``, ``--bytecode-only``) — the kept Python files are replaced by their minified text or
+   their bytecode (:mod:`slimwheel.rewrite`), group-tested like stubs: a file whose rewrite fails the check keeps
+   its original (listed as restored);
+8. **confirm** — the final set must pass several more times; if not, fall back to the last set that did.
 
 The package ``__init__.py`` of every directory that keeps a file is always kept (deleting it would turn the
 package into a namespace package and "pass" by accident). The ``required`` items (every ``*.dist-info`` file and
@@ -43,8 +46,9 @@ from .grouptest import GroupTest
 from .imports import ImportGraph, imported_from
 from .oracle import CheckOracle, TrialEvent
 from .reduce import Budget, Reducer, expansions
+from .rewrite import Rewrite
 from .sandbox import Sandbox
-from .stubs import StubCandidate, blocked_candidates, not_extension_modules, stub_candidates
+from .stubs import Replacement, StubCandidate, blocked_candidates, not_extension_modules, stub_candidates
 from .trace import path_key
 from .traced import TracedRun
 
@@ -59,6 +63,10 @@ _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'|cannot import name '(\
 LOOKED_UP_FAILURE_RATE = 0.7
 # ... and for every candidate when there is no traced run to skip the ones that can't work (numpy: 5 of 11 fail).
 UNTRACED_FAILURE_RATE = 0.4
+
+# A rewritten Python file seldom fails where the original passed (docstring-driven code, source read at run time):
+# most rewrites pass in a few big groups.
+REWRITE_FAILURE_RATE = 0.002
 
 # Phases whose runs --max-runs does not limit: they decide whether the check can be used and confirm the result.
 _FIXED_PHASES = frozenset({"baseline", "confirm"})
@@ -87,6 +95,8 @@ class TrialOptions:
 class TrialResult:
     kept: frozenset[str]  # item keys that stay (stubbed packages' files excluded)
     stubs: list[StubCandidate] = field(default_factory=list)
+    rewrites: list[Rewrite] = field(default_factory=list)  # kept Python files replaced by smaller forms
+    restored: list[str] = field(default_factory=list)  # item keys whose rewrite failed the check: kept as they were
     runs: dict[str, int] = field(default_factory=dict)  # per phase
     seconds: float = 0.0
     timeout: float = 0.0
@@ -113,6 +123,7 @@ class Trial:
         *,
         journal: Path,
         startup_modules: Callable[[], set[str]] | None = None,
+        rewrites: Callable[[frozenset[str]], list[Rewrite]] | None = None,
         progress: Callable[[TrialEvent], None] | None = None,
     ) -> None:
         self.options = options
@@ -131,11 +142,12 @@ class Trial:
         )
         self.items, self.weights, self.required = self.oracle.items, self.oracle.weights, self.oracle.required
         self.startup_modules = startup_modules
+        self.rewrites = rewrites
         self.phase = "baseline"
         self.notes: list[str] = [] if self.oracle.journal_note is None else [self.oracle.journal_note]
         self.traced: TracedRun | None = None  # what the traced run showed, if it passed
 
-    def evaluate(self, files: frozenset[str], stubs: tuple[StubCandidate, ...] = (), *, phase: str) -> bool:
+    def evaluate(self, files: frozenset[str], stubs: tuple[Replacement, ...] = (), *, phase: str) -> bool:
         """Does the check pass with exactly ``files`` (plus stubs)? :meth:`slimwheel.oracle.CheckOracle.evaluate`;
         every search asks it here, the reducer and the stubs' group tests alike."""
         return self.oracle.evaluate(files, stubs, phase=phase)
@@ -237,6 +249,8 @@ class Trial:
         self._estimate.search = reducer
         kept = frozenset(self.items)
         stubs: list[StubCandidate] = []
+        rewritten: list[Rewrite] = []
+        restored: list[str] = []
         interrupted = False
         try:
             start = self.traced_start(reducer) if self.options.trace else None
@@ -252,15 +266,20 @@ class Trial:
             if self.options.stubs:
                 self._enter("stubs")
                 stubs = self.try_stubs(kept)
+            if self.rewrites is not None:
+                self._enter("rewrite")
+                rewritten, restored = self.try_rewrites(kept, stubs)
         except KeyboardInterrupt:
             interrupted = True
             kept = self.oracle.files_for(reducer.best) if reducer.best_verified else frozenset(self.items)
-            stubs = []
+            stubs, rewritten, restored = [], [], []
         if not interrupted:
-            kept, stubs = self.confirm(kept, stubs)
+            kept, stubs, rewritten = self.confirm(kept, stubs, rewritten)
         return TrialResult(
             kept=kept,
             stubs=stubs,
+            rewrites=rewritten,
+            restored=restored,
             runs=dict(self.oracle.runs),
             seconds=time.monotonic() - self.oracle.started,
             timeout=self.oracle.timeout,
@@ -347,17 +366,49 @@ class Trial:
                 return candidates
             skipped |= unworkable
 
-    def confirm(self, kept: frozenset[str], stubs: list[StubCandidate]) -> tuple[frozenset[str], list[StubCandidate]]:
-        """The final set must pass ``confirm_runs`` more times (uncached); else fall back step by step."""
-        for candidate, candidate_stubs in ((kept, stubs), (kept, []), (frozenset(self.items), [])):
+    def try_rewrites(self, kept: frozenset[str], stubs: list[StubCandidate]) -> tuple[list[Rewrite], list[str]]:
+        """The rewrites of the kept Python files (not those stubs replace) that passed the check together, with
+        ``kept`` and ``stubs``, by adaptive group testing in key order (a package's files share a group); and the
+        item keys whose rewrite was rejected (restored from the original)."""
+        if self.rewrites is None:
+            return [], []
+        stubbed = {k for s in stubs for k in s.replaces} | {s.stub_key for s in stubs}
+        candidates = self.rewrites(frozenset(kept - stubbed - self.required))
+        if not candidates:
+            return [], []
+        by_key = {r.key: r for r in candidates}
+        spent = sum(n for phase, n in self.oracle.runs.items() if phase not in _FIXED_PHASES)
+        left = None if self.options.max_runs is None else max(0, self.options.max_runs - spent)
+
+        def oracle(accepted: frozenset[str]) -> bool:
+            return self.evaluate(kept, (*stubs, *(by_key[k] for k in sorted(accepted))), phase="rewrite")
+
+        search = GroupTest(sorted(by_key), oracle, expected_failures=REWRITE_FAILURE_RATE, max_runs=left)
+        self._estimate.search = search
+        result = search.run()
+        return [by_key[k] for k in sorted(result.accepted)], sorted(result.rejected)
+
+    def confirm(
+        self, kept: frozenset[str], stubs: list[StubCandidate], rewrites: list[Rewrite] | None = None
+    ) -> tuple[frozenset[str], list[StubCandidate], list[Rewrite]]:
+        """The final set must pass ``confirm_runs`` more times (uncached); else fall back step by step: without
+        the rewrites, without the stubs, everything."""
+        rewrites = rewrites or []
+        steps: list[tuple[frozenset[str], list[StubCandidate], list[Rewrite]]] = [
+            *([(kept, stubs, rewrites)] if rewrites else []),
+            (kept, stubs, []),
+            (kept, [], []),
+            (frozenset(self.items), [], []),
+        ]
+        for candidate, candidate_stubs, candidate_rewrites in steps:
             confirmations = (  # lazily: the first failure ends them
-                self.oracle.run_checks(candidate, candidate_stubs, phase="confirm")
+                self.oracle.run_checks(candidate, [*candidate_stubs, *candidate_rewrites], phase="confirm")
                 for _ in range(self.options.confirm_runs)
             )
             if all(self.oracle.verdict(results) for results in confirmations):
-                return candidate, candidate_stubs
+                return candidate, candidate_stubs, candidate_rewrites
             self.notes.append("the final set failed a confirmation run (a flaky check?); falling back to a larger set")
-        return frozenset(self.items), []
+        return frozenset(self.items), [], []
 
 
 def default_jobs() -> int:

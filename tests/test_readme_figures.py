@@ -30,7 +30,9 @@ def stands(text: str) -> None:
     assert text in README, f"README.md does not say {text!r} (benchmarks/results/ do)"
 
 
-@pytest.mark.parametrize("name", ["recipes.json", "memory.json", "trial-torch.json", "trial-numpy.json"])
+@pytest.mark.parametrize(
+    "name", ["recipes.json", "memory.json", "trial-torch.json", "trial-numpy.json", "deployset.json"]
+)
 def test_result_files_say_where_they_come_from(name: str) -> None:
     machine = result(name)["machine"]
     assert machine["date"].startswith("20") and machine["cores"]
@@ -114,3 +116,12 @@ def test_story_figures() -> None:
     stands(f"{level12[2]} check runs")
     stands(f"**{alone[1]} MB** (target ≤ 3.2 MB)")
     stands(f"({stock[1]} MB: OpenBLAS")
+
+
+def test_deploy_set() -> None:
+    summary = result("deployset.json")["summary"]
+    runs = set(summary["check_runs"])
+    assert len(runs) == 1 and all(summary["goals"].values()), summary
+    stands(f"{mb(summary['compressed_before'])} → **{mb(summary['compressed_after'])} MB**")
+    stands(f"{runs.pop()} check runs, **{summary['wall_seconds']['median']} s**")
+    stands(f"medians of {len(summary['wall_seconds']['all'])} sequential runs")

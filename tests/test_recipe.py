@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "recipes.md"
 
 MINIMAL = 'platforms = ["linux_x86_64"]\n\n[package]\nproject = "six"\n'
-SHRINK_KEYS = "prune, keep, select, ignore, strip, stubs, compress-level, max-size"
+SHRINK_KEYS = "prune, keep, select, ignore, strip, stubs, compress-level, max-size, minify, bytecode-only"
 CHECK_KEYS = "scripts, commands, requirements, wheels, same-output, lock"
 RULE_NAMES = "tests, stubs, headers, static-libs, sources, docs, debug-files, build-config, bytecode"
 RULE_CODES = ", ".join(f"SW00{i}" for i in range(1, 10))
@@ -465,7 +465,7 @@ ERRORS: list[tuple[str, str, int | None, str]] = [
         "unknown-package-key",
         MINIMAL + 'versoin = "==1"\n',
         5,
-        "package.versoin: unknown key; did you mean 'version'? (known: project, version, wheel, source)",
+        "package.versoin: unknown key; did you mean 'version'? (known: project, version, wheel, requirements, source)",
     ),
     (
         "unknown-source-key",
@@ -566,13 +566,14 @@ ERRORS: list[tuple[str, str, int | None, str]] = [
         "package-missing",
         'platforms = ["win32"]\n',
         None,
-        "package: missing; add a [package] table and set one of project, wheel or a [package.source] table",
+        "package: missing; add a [package] table and set one of project, wheel, requirements or a [package.source] "
+        "table",
     ),
     (
         "package-empty",
         'platforms = ["win32"]\n\n[package]\n',
         3,
-        "package: set one of project, wheel or a [package.source] table",
+        "package: set one of project, wheel, requirements or a [package.source] table",
     ),
     (
         "package-not-table",
@@ -584,13 +585,13 @@ ERRORS: list[tuple[str, str, int | None, str]] = [
         "package-two-kinds",
         MINIMAL + 'wheel = "six-1.17.0-py2.py3-none-any.whl"\n',
         5,
-        "package.wheel: can't be combined with project; use exactly one of project, wheel, source",
+        "package.wheel: can't be combined with project; use exactly one of project, wheel, requirements, source",
     ),
     (
         "package-project-and-source",
         MINIMAL + "[package.source]\nrequirement = 'six'\n",
         5,
-        "package.source: can't be combined with project; use exactly one of project, wheel, source",
+        "package.source: can't be combined with project; use exactly one of project, wheel, requirements, source",
     ),
     (
         "project-name",
@@ -776,7 +777,7 @@ ERRORS: list[tuple[str, str, int | None, str]] = [
         "key-after-a-table-belongs-to-it",
         MINIMAL + 'shrink = "small"\n',
         5,
-        "package.shrink: unknown key (known: project, version, wheel, source)",
+        "package.shrink: unknown key (known: project, version, wheel, requirements, source)",
     ),
     ("shrink-type", 'shrink = "small"\n' + MINIMAL, 1, 'shrink: expected a table, got a string ("small")'),
     (
@@ -917,6 +918,7 @@ def test_the_documented_recipes_load(tmp_path: Path) -> None:
     assert [name for name, _ in examples] == [
         "recipes/numpy.toml",
         "recipes/numpy-source.toml",
+        "recipes/onnxruntime-set.toml",
         "recipes/mydriver.toml",
     ]
     pyproject = write(tmp_path / "pyproject.toml", _documented("pyproject")[0][1])

@@ -20,7 +20,7 @@ from wheelcache import RealWheel
 from slimwheel.build import BuildOptions, PlatformBuild, build, check_options_of, shrink_options_of
 from slimwheel.lock import read_lock
 from slimwheel.options import Replay
-from slimwheel.recipe import ProjectSpec, SourceBuild, load_recipe
+from slimwheel.recipe import ProjectSpec, RequirementSet, SourceBuild, load_recipe
 from slimwheel.shrink import run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,9 +56,17 @@ def test_recipe_loads_and_resolves_for_every_platform(path: Path) -> None:
         pr = recipe.for_platform(platform)  # raises if a check script, wheel or sdist is missing
         assert pr.max_size is not None, f"{path.name} [{platform}] has no size budget"
         assert all(script.is_file() for script in pr.check_scripts)
-        if pr.lock is not None and pr.lock.exists():  # the committed lock was learned on this recipe's version
+        package = pr.package
+        if isinstance(package, RequirementSet) and pr.lock is not None and pr.lock.is_dir():
+            # a deploy set: one committed lock per distribution, each learned on a version its requirement allows
+            pinned = {canonicalize_name(r.name): r.specifier for r in map(Requirement, package.requirements)}
+            for lock_file in sorted(pr.lock.glob("*.lock")):
+                lock = read_lock(lock_file)
+                assert lock_file.name == f"{lock.wheel.name}.lock"
+                if lock.wheel.name in pinned:  # a distribution only required by another one: any version
+                    assert pinned[lock.wheel.name].contains(lock.wheel.version, prereleases=True), lock_file
+        elif pr.lock is not None and pr.lock.exists():  # the committed lock was learned on this recipe's version
             lock = read_lock(pr.lock)
-            package = pr.package
             if isinstance(package, ProjectSpec):
                 assert lock.wheel.name == canonicalize_name(package.project)
                 assert SpecifierSet(package.specifier).contains(lock.wheel.version, prereleases=True)
@@ -134,6 +142,52 @@ def test_recipe_builds_every_platform_within_budget(
             f"(budget {r.budget / MB if r.budget else 0:.1f}, lock {lock.coverage:.1%})"
         )
     record_property("slimwheel-numbers", f"recipe {name}: " + "; ".join(summary))
+
+
+# The deploy set's big wheels, from the tests' wheel cache (pip finds them in the set's download folder).
+SET_CACHED = (
+    wheelcache.NUMPY_LINUX,
+    wheelcache.NUMPY_WIN64,
+    wheelcache.ONNXRUNTIME_LINUX,
+    wheelcache.ONNXRUNTIME_WIN64,
+)
+
+
+@pytest.mark.realwheel
+@pytest.mark.slow
+def test_the_set_recipe_replays_its_committed_locks_everywhere(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """onnxruntime-set: pip resolves the pinned closure for each platform; every distribution replays its committed
+    lock (Linux verified by one run of the check, Windows mapped), within the budget, pinned with hashes."""
+    cache = tmp_path / "cache"
+    folder = cache / "wheels" / "sets"
+    folder.mkdir(parents=True)
+    for spec in SET_CACHED:
+        source = wheelcache.fetch(spec)
+        os.link(source, folder / source.name)
+    options = BuildOptions(output_dir=tmp_path / "out", cache_dir=cache, verify=True)
+    (tmp_path / "out").mkdir()
+    results = build([load_recipe(REPO / "recipes" / "onnxruntime-set.toml")], options)
+    fetch_errors = [r.error for r in results if r.error and "pip download" in r.error]
+    if fetch_errors:
+        wheelcache.missing(f"the onnxruntime set could not be downloaded: {fetch_errors[0]}")
+    assert [r.platform for r in results] == ["linux_x86_64", "win_amd64"]
+    summary = []
+    for r in results:
+        assert r.error is None, f"{r.platform}: {r.error}"
+        expected = "lock-verified" if r.platform == "linux_x86_64" else "lock"
+        assert r.mode == expected and r.report is None and len(r.distributions) == 5, (r.platform, r.mode)
+        for report in r.distributions:
+            lock = report.lock
+            assert lock is not None and lock.action == "replayed" and lock.coverage == 1.0, report.input
+            assert lock.verified is (True if r.platform == "linux_x86_64" else None)
+            assert report.check is None and not report.over_budget, (report.input, report.after.archive)
+        assert r.requirements_file is not None and r.requirements_file.is_file()
+        before = sum(report.before.archive for report in r.distributions)
+        after = sum(report.after.archive for report in r.distributions)
+        summary.append(f"{r.platform} {before / MB:.2f} -> {after / MB:.2f} MB")
+    record_property("slimwheel-numbers", "recipe onnxruntime-set: " + "; ".join(summary))
 
 
 @pytest.mark.slow
