@@ -97,6 +97,20 @@ def add_parser(sub: Subparsers) -> None:
         help="strip native libraries (default: unneeded)",
     )
     shr.add_argument(
+        "--debug-symbols",
+        type=Path,
+        metavar="DIR",
+        help="keep the debug information and symbol table of every stripped ELF file in DIR/.build-id/NN/REST.debug "
+        "(as gdb, elfutils and debuginfod look them up), and copy the debug files a rule removes there; the "
+        "wheels stay the same",
+    )
+    shr.add_argument(
+        "--debuglink",
+        action="store_true",
+        help="with --debug-symbols: add a .gnu_debuglink naming <file>.debug to each stripped file (changes the "
+        "shipped bytes)",
+    )
+    shr.add_argument(
         "--compress-level",
         type=_level,
         default=9,
@@ -309,7 +323,11 @@ def execute(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
         minify=args.minify,
         bytecode_only=args.bytecode_only,
         python=args.python,
+        debug_symbols=args.debug_symbols,
+        debuglink=args.debuglink,
     )
+    if args.debuglink and args.debug_symbols is None:
+        raise UsageError("--debuglink needs --debug-symbols DIR (the debug files it links to)")
     target = Target(tuple(args.platforms), args.python_version, args.implementation, tuple(args.abis))
     wheel_args, specs = _split_inputs(args.wheels)
     from_requirements = bool(specs or args.requirement_files)

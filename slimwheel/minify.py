@@ -59,7 +59,6 @@ import re
 import sys
 import tokenize
 from collections.abc import Collection, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from io import BytesIO
 from typing import Any
 
@@ -225,6 +224,10 @@ def minify_sources(
     work = [(key, items[key], python) for key in keys]
     results: Iterable[bytes | None]
     if jobs > 1 and len(work) > 1:
+        # Imported here: concurrent.futures.process imports multiprocessing, which on Windows needs _winapi at
+        # import time; slimwheel's modules import on any platform (tests/test_portability.py).
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             # Big files first, so one large file does not finish last on its own; small chunks balance the load.
             order = sorted(range(len(work)), key=lambda i: -len(work[i][1]))

@@ -40,6 +40,8 @@ class ShrinkOptions:
     minify: bool = False  # --minify: kept Python files rewritten by python-minifier
     bytecode_only: bool = False  # --bytecode-only: kept Python files replaced by sourceless bytecode
     python: Path | None = None  # the interpreter that compiles --bytecode-only without a check (default: this one)
+    debug_symbols: Path | None = None  # --debug-symbols DIR: stripped ELF files' debug symbols kept there
+    debuglink: bool = False  # --debuglink: the stripped files get a .gnu_debuglink to them (changes shipped bytes)
 
 
 def default_cache_dir() -> Path:

@@ -98,7 +98,7 @@ def prepare(wheel_path: Path, output_dir: Path | None, options: ShrinkOptions) -
         plan = make_plan(wheel, categories, options.rules, options.patterns)
         warnings = [*wheel.warnings, *plan.warnings]
         entries = _apply(wheel, plan, warnings)
-        _discard_removed(wheel, plan)
+        _discard_removed(wheel, plan, categories, keep_debug_files=options.debug_symbols is not None)
         entries, strip_results = strip_entries(entries, categories, options, Path(workdir.name))
         warnings.extend(missing_tool_warnings(strip_results))
     except BaseException:
@@ -162,9 +162,14 @@ def _apply(wheel: Wheel, plan: Plan, warnings: list[str]) -> list[Entry]:
     return entries
 
 
-def _discard_removed(wheel: Wheel, plan: Plan) -> None:
-    """Delete the extracted files of removed entries (their disk space is needed for stripping)."""
+def _discard_removed(
+    wheel: Wheel, plan: Plan, categories: Mapping[str, Category], *, keep_debug_files: bool = False
+) -> None:
+    """Delete the extracted files of removed entries (their disk space is needed for stripping); with
+    ``keep_debug_files`` (``--debug-symbols``), not those of debug files, which are copied aside when written."""
     for path in plan.remove:
+        if keep_debug_files and categories.get(path) is Category.DEBUG_FILES:
+            continue
         file = wheel.by_path[path].file
         if file is not None:
             file.unlink(missing_ok=True)

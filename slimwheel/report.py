@@ -93,6 +93,26 @@ class LeftAlone:
 
 
 @dataclass(frozen=True)
+class DebugFileKept:
+    """One separate debug file kept with ``--debug-symbols``: for the archive ``path`` (a stripped ELF file, or a
+    debug file a rule removed), at ``debug_file`` relative to the directory (``/``-separated)."""
+
+    path: str
+    debug_file: str
+    build_id: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class DebugSymbols:
+    """``--debug-symbols DIR``: the debug files of this wheel kept in ``dir`` (``written``: false in a dry run)."""
+
+    dir: str
+    files: list[DebugFileKept] = field(default_factory=list)
+    written: bool = True
+
+
+@dataclass(frozen=True)
 class CheckSummary:
     """What trial deletion against the user's check did (shared by the wheels reduced together)."""
 
@@ -149,6 +169,7 @@ class WheelReport:
     check: CheckSummary | None = None
     lock: LockSummary | None = None
     unused_by_check: bool = False  # a check ran and kept nothing of this wheel but its metadata and licences
+    debug_symbols: DebugSymbols | None = None  # --debug-symbols: the debug files kept aside
 
     @property
     def over_budget(self) -> bool:
@@ -204,7 +225,15 @@ def _wheel_json(r: WheelReport) -> dict[str, object]:
         },
         "lock": None if r.lock is None else {**asdict(r.lock), "coverage": round(r.lock.coverage, 4)},
         "unused_by_check": r.unused_by_check,
+        **_debug_symbols_json(r.debug_symbols),
     }
+
+
+def _debug_symbols_json(d: DebugSymbols | None) -> dict[str, object]:
+    """The ``debug_symbols`` key, only when ``--debug-symbols`` was given (reports without it stay as they were)."""
+    if d is None:
+        return {}
+    return {"debug_symbols": {"dir": d.dir, "files": [asdict(f) for f in d.files]}}
 
 
 def _snapshot_json(s: Snapshot) -> dict[str, object]:
@@ -260,6 +289,8 @@ def renderables(
             out.append(removed_files(report, safe=safe))
     if report.stripped:
         out.append(_stripped_table(report.stripped, top, safe))
+    if report.debug_symbols is not None:
+        out.append(_debug_symbols_line(report.debug_symbols, safe))
     for heading, items in (("not stripped", report.skipped), ("kept for safety", report.kept)):
         if items:
             out.extend(_reasons(heading, items, top, safe))
@@ -284,6 +315,13 @@ def renderables(
         verdict = "OVER BUDGET" if report.over_budget else "within budget"
         out.append(Text(f"  {verdict}: {human_size(a.archive)} of {human_size(report.budget)}", style=style))
     return out
+
+
+def _debug_symbols_line(d: DebugSymbols, safe: Safe) -> Text:
+    """``debug symbols kept in DIR: N files (X MB)`` (a dry run says what it would keep)."""
+    size = human_size(sum(f.size for f in d.files))
+    head = "debug symbols kept in " if d.written else "debug symbols to keep (dry run: none written) in "
+    return _path_line(f"  {head}", d.dir, safe, "cyan").append(safe(f": {plural(len(d.files), 'file')} ({size})"))
 
 
 def _category_table(b: Snapshot, a: Snapshot, safe: Safe) -> Table:

@@ -23,14 +23,16 @@ from pathlib import Path
 
 from .binaries import StripStatus
 from .bytecode import check_interpreter, wheel_python_version
+from .categories import Category
 from .check import checks_fingerprint
+from .debugsyms import keep_debug_symbols
 from .errors import VerifyFailed
 from .learn import learn, rewritten_unverified, verify
 from .licences import ensure_licences_kept, licence_paths
 from .options import Learn, Mode, Replay, RulesOnly, ShrinkOptions
 from .prepared import Prepared, prepare
 from .replay import replayed, saved
-from .report import CheckSummary, LeftAlone, Removed, Snapshot, Stripped, WheelReport
+from .report import CheckSummary, DebugSymbols, LeftAlone, Removed, Snapshot, Stripped, WheelReport
 from .trial import TrialEvent
 from .writer import write_wheel
 
@@ -128,10 +130,19 @@ def _learn(
 
 
 def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = None) -> WheelReport:
-    """writer → report. The last safety net first: every licence and notice file of the input is in the output."""
+    """writer → report. The last safety net first: every licence and notice file of the input is in the output.
+    With ``--debug-symbols``, the debug files of what the output ships (and of the debug files it removed) are
+    kept aside first (:mod:`slimwheel.debugsyms`)."""
     wheel, categories, plan = p.wheel, p.categories, p.plan
     ensure_licences_kept(wheel.filename, licence_paths(wheel), (e.path for e in p.entries))
+    debug: DebugSymbols | None = None
+    debug_warnings: list[str] = []
     try:
+        if options.debug_symbols is not None:
+            removed_debug = [wheel.by_path[path] for path in plan.remove if categories[path] is Category.DEBUG_FILES]
+            debug, debug_warnings = keep_debug_symbols(
+                options.debug_symbols, p.entries, p.strip_results, removed_debug, write=p.dest is not None
+            )
         written = write_wheel(
             p.entries,
             wheel.dist_info,
@@ -167,10 +178,11 @@ def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = Non
         ],
         kept=[LeftAlone(path, why) for path, why in sorted(plan.kept.items())],
         dropped_entry_points=plan.dropped_entry_points,
-        warnings=list(p.warnings),
+        warnings=[*p.warnings, *debug_warnings],
         seconds=time.perf_counter() - p.started,
         budget=options.budget,
         check=check,
         lock=p.lock,
         unused_by_check=unused,
+        debug_symbols=debug,
     )

@@ -18,6 +18,11 @@ pefile parses in memory, are read whole). One module per format and per job:
     (status ``REVERTED``), e.g. the patchelf + strip breakage "ELF load command address/offset not
     page-aligned" (auditwheel #716/#717, pypa/manylinux #119).
 
+* :mod:`.debuginfo` -- debug symbols kept aside (:class:`DebugRequest` to :func:`strip_file`): the debug
+  information and symbol table of an ELF file that is stripped, copied from the original with objcopy
+  (:func:`find_objcopy_tools`) and named by its GNU build-id (:func:`build_id`); optionally a ``.gnu_debuglink``
+  to it, added before verification.
+
 Beneath them: :mod:`.reading` (the ``pread`` view and bounds-checked reads) and :mod:`.model` (levels, statuses and
 the records returned). One reader per format: every ELF header is read by :mod:`.elf` (describe, realign, verify
 and the stripper alike); PE headers by :mod:`.pe`, with pefile beside it in the verification only (its docstring
@@ -26,18 +31,31 @@ says why). This module is the public face; the rest of slimwheel imports from he
 
 from __future__ import annotations
 
+from .debuginfo import build_id
 from .detect import describe, detect_format
 from .elf import realign_empty_loads
-from .model import BinaryFormat, BinaryInfo, FileStripResult, StripLevel, StripResult, StripStatus, StripTools
+from .model import (
+    BinaryFormat,
+    BinaryInfo,
+    DebugFile,
+    DebugRequest,
+    FileStripResult,
+    StripLevel,
+    StripResult,
+    StripStatus,
+    StripTools,
+)
 from .pe import pe_checksum
 from .reading import FileView
 from .stripping import strip_binary, strip_file, verify_stripped
-from .tools import BUILTIN_ELF_STRIP, StripToolError, find_strip_tools
+from .tools import BUILTIN_ELF_STRIP, StripToolError, find_objcopy_tools, find_strip_tools
 
 __all__ = [
     "BUILTIN_ELF_STRIP",
     "BinaryFormat",
     "BinaryInfo",
+    "DebugFile",
+    "DebugRequest",
     "FileStripResult",
     "FileView",
     "StripLevel",
@@ -45,8 +63,10 @@ __all__ = [
     "StripStatus",
     "StripToolError",
     "StripTools",
+    "build_id",
     "describe",
     "detect_format",
+    "find_objcopy_tools",
     "find_strip_tools",
     "pe_checksum",
     "realign_empty_loads",

@@ -54,6 +54,25 @@ class StripResult:
 
 
 @dataclass(frozen=True)
+class DebugFile:
+    """The separate debug file made for a stripped ELF file (``objcopy --only-keep-debug``), in the strip's working
+    directory: its GNU build-id (hex; ``None`` if the file has none) and size."""
+
+    path: Path
+    build_id: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class DebugRequest:
+    """Keep the debug symbols of stripped ELF files aside with these objcopy tools (best first); ``link``: add a
+    ``.gnu_debuglink`` to the stripped file (which changes the shipped bytes)."""
+
+    objcopy: tuple[str, ...]
+    link: bool = False
+
+
+@dataclass(frozen=True)
 class FileStripResult:
     """What :func:`strip_file` decided: ``path`` is the stripped file to ship (``None``: ship the original)."""
 
@@ -61,3 +80,5 @@ class FileStripResult:
     status: StripStatus
     reason: str
     saved: int
+    debug: DebugFile | None = None  # asked for (DebugRequest) and made: the stripped file's debug symbols
+    debug_problem: str | None = None  # asked for, stripped, but the debug file could not be made: why

@@ -17,10 +17,20 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from . import tools as _tools
+from .debuginfo import SideDebug
 from .detect import describe, detect_format
 from .elf import ET_DYN, ET_EXEC, ET_NAMES, read_header, realign_empty_loads, realign_file
 from .elfverify import verify_elf
-from .model import BinaryFormat, BinaryInfo, FileStripResult, StripLevel, StripResult, StripStatus, StripTools
+from .model import (
+    BinaryFormat,
+    BinaryInfo,
+    DebugRequest,
+    FileStripResult,
+    StripLevel,
+    StripResult,
+    StripStatus,
+    StripTools,
+)
 from .pe import restore_pe_timestamp
 from .peverify import verify_pe
 from .reading import FileView, Image, Malformed, first_line
@@ -203,10 +213,20 @@ def strip_binary(data: bytes, name: str, level: StripLevel, tools: StripTools | 
 
 
 def strip_file(
-    source: Path, name: str, level: StripLevel, workdir: Path, tools: StripTools | None = None
+    source: Path,
+    name: str,
+    level: StripLevel,
+    workdir: Path,
+    tools: StripTools | None = None,
+    debug: DebugRequest | None = None,
 ) -> FileStripResult:
     """:func:`strip_binary` for a file on disk: the tools write into ``workdir``, the checks read the files in
-    pieces. The stripped file is ``result.path`` (``None``: keep the original). Never raises."""
+    pieces. The stripped file is ``result.path`` (``None``: keep the original). Never raises.
+
+    ``debug``: an ELF file that is stripped (and verified) also gets its debug symbols copied aside from the
+    original (``result.debug``, in ``workdir``; ``result.debug_problem`` if that failed: the strip stands). With
+    ``debug.link`` each tool's output gets a ``.gnu_debuglink`` to that copy before it is verified; if the link
+    can't be made, that output is refused like a tool failure. A file that is not stripped gets no debug file."""
     level = StripLevel(level)
     try:
         with FileView(source) as original:
@@ -215,15 +235,31 @@ def strip_file(
                 return FileStripResult(None, StripStatus.SKIPPED, decided, 0)
             info, candidates = decided
             option = _OPTIONS[level]
+            elf = info.format is BinaryFormat.ELF
+            side = SideDebug(source, name, workdir, debug.objcopy) if debug is not None and elf else None
+            link = side is not None and debug is not None and debug.link
 
             def run(n: int, tool: str) -> _OnDisk:
                 output = workdir / f"{source.name}.{n}.stripped"
                 _tools.run_tool_on_file(tool, option, source, output)
+                if link and side is not None:
+                    try:
+                        side.link(output)
+                    except _tools.StripToolError as exc:
+                        output.unlink(missing_ok=True)
+                        raise _tools.StripToolError(f"can't add a .gnu_debuglink: {exc}") from None
                 return _OnDisk(original, output)
 
             output, status, reason = _first_verified(info, candidates, option, len(original), run, (str(source), name))
             if output is None:
                 return FileStripResult(None, status, reason, 0)
-            return FileStripResult(output.path, status, reason, len(original) - output.size())
+            kept, problem = None, None
+            if side is not None:
+                try:
+                    kept = side.file()
+                except _tools.StripToolError as exc:
+                    problem = first_line(str(exc)).replace(str(source), name)
+            reason += " + .gnu_debuglink" if link else ""
+            return FileStripResult(output.path, status, reason, len(original) - output.size(), kept, problem)
     except OSError as exc:
         return FileStripResult(None, StripStatus.REVERTED, f"can't strip: {exc.strerror or exc}", 0)

@@ -1,5 +1,6 @@
 """Strip tools: which are installed (:func:`find_strip_tools`), which fit a binary (:func:`tools_for`), and running
-one on a file (:func:`run_tool_on_file`) or on bytes (:func:`run_tool`).
+one on a file (:func:`run_tool_on_file`) or on bytes (:func:`run_tool`); the objcopy tools that keep debug symbols
+aside (:func:`find_objcopy_tools`, :func:`run_objcopy`), found and run the same way.
 
 What it guarantees: a tool runs with ``LC_ALL=C``, no stdin, in the output's directory (so its messages carry file
 names, not temporary paths) and at most :data:`STRIP_TIMEOUT` seconds; anything that goes wrong is one
@@ -139,10 +140,44 @@ def run_tool_on_file(tool: str, option: str, source: Path, output: Path, timeout
         except ElfStripError as exc:
             raise StripToolError(str(exc)) from None
         return
+    out_arg, source_arg = (_arg(p, output) for p in (output, source))
+    _run_writing([tool, option, "-o", out_arg, source_arg], output, timeout)
+
+
+@functools.cache
+def find_objcopy_tools() -> tuple[str, ...]:
+    """objcopy tools installed on this machine, best first: GNU objcopy (binutils), then one llvm-objcopy. Cached;
+    empty if there is none. They copy an ELF file's debug information aside (:mod:`.debuginfo`)."""
+    gnu: list[str] = []
+    llvm: list[str] = []
+    seen: set[str] = set()
+    llvm_names = ["llvm-objcopy", *(f"llvm-objcopy-{v}" for v in range(30, 9, -1))]
+    for path in _which_unique(["objcopy", "x86_64-linux-gnu-objcopy", "aarch64-linux-gnu-objcopy", *llvm_names], seen):
+        version = _tool_output(path, "--version") or ""
+        if "llvm" in version.lower():
+            if not llvm:
+                llvm.append(path)
+        elif "GNU objcopy" in version:
+            gnu.append(path)
+    return (*gnu, *llvm)
+
+
+def run_objcopy(tool: str, options: Sequence[str], source: Path, output: Path, timeout: float | None = None) -> None:
+    """Run ``tool OPTIONS source output`` (an objcopy) in ``output``'s directory, as :func:`run_tool_on_file` runs
+    a strip tool: :class:`StripToolError` (one line) if it fails or writes nothing, and then no output is left."""
+    _run_writing([tool, *options, _arg(source, output), _arg(output, output)], output, timeout)
+
+
+def _arg(path: Path, output: Path) -> str:
+    """How a tool run in ``output``'s directory is told of ``path``: by its name if it lies there."""
+    return path.name if path.parent == output.parent else str(path)
+
+
+def _run_writing(argv: list[str], output: Path, timeout: float | None) -> None:
+    """Run a tool that writes ``output``, in ``output``'s directory; :class:`StripToolError` if it fails."""
     timeout = STRIP_TIMEOUT if timeout is None else timeout
-    out_arg, source_arg = (p.name if p.parent == output.parent else str(p) for p in (output, source))
     try:
-        proc = _run([tool, option, "-o", out_arg, source_arg], timeout, cwd=output.parent)
+        proc = _run(argv, timeout, cwd=output.parent)
     except subprocess.TimeoutExpired:
         output.unlink(missing_ok=True)
         raise StripToolError(f"timed out after {timeout:g} s") from None
