@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .build import BuildOptions, build
+from .buildreport import build_json, build_table
 from .cli_common import add_jobs, report_console, show_each, write_json
 from .console import AppConsole, progress_display
 from .errors import ExitCode
 from .prepared import prepare_output_dir
 from .recipe import find_project_defaults, load_recipe
-from .report import build_json, build_table, renderables
+from .report import renderables
 from .tags import platform_info
 from .units import human_size
 

@@ -4,10 +4,7 @@ Nothing here prints or knows the stream: the views are rich objects for the call
 through the caller's ``safe`` (:meth:`slimwheel.console.AppConsole.safe`) so that it can be shown; paths are laid
 out so that none is ever wrapped (:class:`~slimwheel.console.NameTable`).
 
-``slimwheel build``'s table and JSON live here too, made of the wheel reports of its outcomes: they are given as
-:class:`BuildOutcome` (what :class:`slimwheel.build.PlatformBuild` has), since the build imports this module and not
-the other way round. With them the module is some 550 lines, over the house's 500, on purpose: the build's JSON
-nests this module's JSON of a wheel, and its table shows the same sizes, check and lock summaries.
+``slimwheel build``'s table and JSON, made of these wheel reports, are :mod:`slimwheel.buildreport`.
 """
 
 from __future__ import annotations
@@ -15,11 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import PurePath, PurePosixPath
-from typing import Protocol
+from pathlib import PurePosixPath
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -177,7 +171,7 @@ class WheelReport:
 
 
 def to_json(reports: Sequence[WheelReport], *, total_budget: int | None = None) -> dict[str, object]:
-    wheels = [_wheel_json(r) for r in reports]
+    wheels = [wheel_json(r) for r in reports]
     before = sum((r.before.archive for r in reports), 0)
     after = sum((r.after.archive for r in reports), 0)
     return {
@@ -192,7 +186,7 @@ def to_json(reports: Sequence[WheelReport], *, total_budget: int | None = None) 
     }
 
 
-def _wheel_json(r: WheelReport) -> dict[str, object]:
+def wheel_json(r: WheelReport) -> dict[str, object]:
     return {
         "input": r.input,
         "output": r.output,
@@ -259,7 +253,7 @@ def _same(text: str) -> str:
     return text
 
 
-def _path_line(prefix: str, path: str, safe: Safe, style: str = "") -> Text:
+def path_line(prefix: str, path: str, safe: Safe, style: str = "") -> Text:
     """One line that names a path: never wrapped (the console prints it whole, however long)."""
     return Text(safe(prefix) + path, style=style, no_wrap=True, overflow="ignore")
 
@@ -281,7 +275,7 @@ def renderables(
         ),
     ]
     if report.output:
-        out.append(_path_line("  written to ", report.output, safe, "dim"))
+        out.append(path_line("  written to ", report.output, safe, "dim"))
     out.append(_category_table(b, a, safe))
     if report.removed:
         out.append(_removed_by_directory(report.removed, top, safe))
@@ -307,7 +301,7 @@ def renderables(
     if report.lock is not None:
         out.extend(_lock_lines(report.lock, safe))
     for ep in report.dropped_entry_points:
-        out.append(_path_line("  entry point dropped (its module was removed): ", ep, safe, "yellow"))
+        out.append(path_line("  entry point dropped (its module was removed): ", ep, safe, "yellow"))
     for w in report.warnings:
         out.append(Text(safe(f"  warning: {w}"), style="yellow"))
     if report.budget is not None:
@@ -321,7 +315,7 @@ def _debug_symbols_line(d: DebugSymbols, safe: Safe) -> Text:
     """``debug symbols kept in DIR: N files (X MB)`` (a dry run says what it would keep)."""
     size = human_size(sum(f.size for f in d.files))
     head = "debug symbols kept in " if d.written else "debug symbols to keep (dry run: none written) in "
-    return _path_line(f"  {head}", d.dir, safe, "cyan").append(safe(f": {plural(len(d.files), 'file')} ({size})"))
+    return path_line(f"  {head}", d.dir, safe, "cyan").append(safe(f": {plural(len(d.files), 'file')} ({size})"))
 
 
 def _category_table(b: Snapshot, a: Snapshot, safe: Safe) -> Table:
@@ -413,7 +407,7 @@ def _reasons(heading: str, items: Sequence[LeftAlone], top: int, safe: Safe, sho
     ordered = sorted(by_reason.items(), key=lambda kv: -len(kv[1]))
     for reason, paths in ordered[:top]:
         lines.append(Text(safe(f"  {reason} ({plural(len(paths), 'file')})")))
-        lines.extend(_path_line("    ", path, safe, "dim") for path in sorted(paths)[:shown])
+        lines.extend(path_line("    ", path, safe, "dim") for path in sorted(paths)[:shown])
         if len(paths) > shown:
             lines.append(_more(len(paths) - shown, "file", safe, indent=4))
     if len(ordered) > top:
@@ -434,7 +428,7 @@ def _check_lines(c: CheckSummary, safe: Safe) -> list[RenderableType]:
         )
     ]
     for stub in c.stubs:
-        lines.append(_path_line("  stubbed (raises ImportError naming slimwheel if used): ", stub, safe, "cyan"))
+        lines.append(path_line("  stubbed (raises ImportError naming slimwheel if used): ", stub, safe, "cyan"))
     if c.rewritten:
         how = ", ".join(f"{plural(n, 'file')} {what}" for what, n in sorted(c.rewritten.items()))
         verified = "verified by the check" if c.checks else "NOT verified: no check ran"
@@ -442,7 +436,7 @@ def _check_lines(c: CheckSummary, safe: Safe) -> list[RenderableType]:
             Text(safe(f"  Python rewritten: {how}, {human_size(c.rewrite_saved)} saved ({verified})"), style="cyan")
         )
     for path in c.restored:
-        lines.append(_path_line("  kept as it was (its rewrite failed the check): ", path, safe, "yellow"))
+        lines.append(path_line("  kept as it was (its rewrite failed the check): ", path, safe, "yellow"))
     lines.extend(Text(safe(f"  note: {note}"), style="yellow") for note in c.notes)
     return lines
 
@@ -490,13 +484,13 @@ def over_budget_messages(reports: Sequence[WheelReport], total_budget: int | Non
 def _lock_lines(lock: LockSummary, safe: Safe, shown: int = 10) -> list[RenderableType]:
     if lock.action == "saved":
         return [
-            _path_line("  lock saved to ", lock.file, safe, "cyan"),
+            path_line("  lock saved to ", lock.file, safe, "cyan"),
             Text(f"    {plural(lock.total, 'removal')}", style="cyan"),
         ]
     verified = "" if lock.verified is None else "; verified by one check run" if lock.verified else "; CHECK FAILED"
     lines: list[RenderableType] = [
-        _path_line("  lock replayed: ", lock.file, safe, "cyan"),
-        _path_line("    learned on ", lock.learned_on, safe, "cyan"),
+        path_line("  lock replayed: ", lock.file, safe, "cyan"),
+        path_line("    learned on ", lock.learned_on, safe, "cyan"),
         Text(
             f"    {lock.mapped}/{plural(lock.total, 'removal')} mapped ({lock.coverage:.1%}), no check runs{verified}",
             style="cyan" if lock.verified is not False else "red",
@@ -505,177 +499,8 @@ def _lock_lines(lock: LockSummary, safe: Safe, shown: int = 10) -> list[Renderab
     for heading, paths in (("not mapped (kept)", lock.unmapped), ("unknown to the lock (kept)", lock.unknown)):
         if paths:
             lines.append(Text(f"  {heading}: {plural(len(paths), 'file')}", style="yellow"))
-            lines.extend(_path_line("    ", p, safe, "yellow") for p in paths[:shown])
+            lines.extend(path_line("    ", p, safe, "yellow") for p in paths[:shown])
             if len(paths) > shown:
                 lines.append(_more(len(paths) - shown, "file", safe, indent=4))
     lines.extend(Text(safe(f"  note: {note}"), style="yellow") for note in lock.notes)
     return lines
-
-
-# ---- slimwheel build: one row per recipe and platform (and per distribution of a deploy set) -------------------
-
-
-class BuildOutcome(Protocol):
-    """What the build table and JSON show of one recipe on one platform (a :class:`slimwheel.build.PlatformBuild`,
-    which this module does not import: the build imports this module)."""
-
-    @property
-    def recipe(self) -> str: ...
-    @property
-    def platform(self) -> str: ...
-    @property
-    def mode(self) -> str: ...  # "check", "lock", "lock-verified", "relearned", "rules" or "failed"
-    @property
-    def budget(self) -> int | None: ...  # of each wheel
-    @property
-    def report(self) -> WheelReport | None: ...  # a recipe's one wheel
-    @property
-    def distributions(self) -> Sequence[WheelReport]: ...  # a deploy set's wheels
-    @property
-    def requirements_file(self) -> PurePath | None: ...  # a deploy set's wheels pinned with their hashes
-    @property
-    def note(self) -> str: ...
-    @property
-    def error(self) -> str | None: ...
-    @property
-    def over_budget(self) -> bool: ...
-
-
-#: How each build mode is shown in the build table, and its line in the table's legend.
-BUILD_MODES: dict[str, tuple[str, str]] = {
-    "check": ("check (lock learned)", "check: trial deletion ran here and saved the lock"),
-    "lock": ("lock replayed", "lock: the lock replayed with no check runs, what didn't map kept (never guessed)"),
-    "lock-verified": (
-        "lock replayed, verified",
-        "lock replayed, verified: the lock replayed, then one check run passed on the result",
-    ),
-    "relearned": (
-        "relearned (lock failed on this build)",
-        "relearned: the lock failed the check on this build, so trial deletion ran here",
-    ),
-    "rules": ("rules only", "rules: rules and stripping only"),
-}
-
-
-def _how(mode: str) -> Text:
-    if mode == "failed":
-        return Text("failed", style="red")
-    return Text(BUILD_MODES[mode][0] if mode in BUILD_MODES else mode.replace("-", " "))
-
-
-def build_table(results: Sequence[BuildOutcome], *, safe: Safe = str) -> RenderableType:
-    """One row per recipe and platform: sizes before/after, the budget, how it was shrunk; a deploy set has one row
-    per distribution (how each was shrunk: a distribution with no lock to replay got the rules only), then one of
-    its totals. Its legend lists the ways present in the table."""
-    sets = any(r.distributions for r in results)
-    rows = [(r, report, _row_mode(r, report)) for r in results for report in r.distributions]
-    modes = list(dict.fromkeys(m for m in [*(r.mode for r in results), *(m for _, _, m in rows)] if m in BUILD_MODES))
-    table = NameTable(
-        "slimwheel build",
-        ["recipe", "platform", *(["distribution"] if sets else [])],
-        [
-            Field("before"),
-            Field("after"),
-            Field("budget"),
-            Field("how", "left", flex=True),
-            Field("notes", "left", flex=True),
-        ],
-        caption="\n".join(BUILD_MODES[m][1] for m in modes) or None,
-        box=box.HEAVY_HEAD,
-    )
-    for r in results:
-        budget = human_size(r.budget) if r.budget is not None else safe("—")
-        if r.distributions:
-            for each in r.distributions:
-                notes = _lock_note(each, "unused by the check" if each.unused_by_check else "")
-                figures = [*_size_cells(each, r.budget, budget), _how(_row_mode(r, each)), Text(safe(notes))]
-                table.add_row([r.recipe, r.platform, _distribution(each)], figures)
-            _set_total_row(table, r, safe)
-            continue
-        report = r.report
-        names = [r.recipe, r.platform, *([_distribution(report) if report else safe("—")] if sets else [])]
-        if report is None:
-            table.add_row(names, [safe("—"), safe("—"), budget, _how("failed"), Text(r.error or "")])
-            continue
-        notes = _lock_note(report, r.note)
-        if report.check is not None:
-            notes = f"{plural(report.check.total_runs, 'check run')}; {notes}".rstrip("; ")
-        table.add_row(names, [*_size_cells(report, r.budget, budget), _how(r.mode), Text(safe(notes))])
-    pinned = [
-        _path_line(f"  {r.recipe} [{r.platform}]: pinned with hashes in ", safe(str(r.requirements_file)), safe, "dim")
-        for r in results
-        if r.requirements_file is not None
-    ]
-    return Group(table, *pinned) if pinned else table
-
-
-def _row_mode(r: BuildOutcome, report: WheelReport) -> str:
-    """How one distribution of a set was shrunk: the set's way, but the rules only where no lock was replayed."""
-    if r.mode in ("lock", "lock-verified") and (report.lock is None or report.lock.action != "replayed"):
-        return "rules"
-    return r.mode
-
-
-def _distribution(report: WheelReport) -> str:
-    """``name version`` of a wheel's file name."""
-    filename = PurePath(report.output or report.input).name
-    try:
-        name, version, _, _ = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
-        return filename
-    return f"{name} {version}"
-
-
-def _size_cells(report: WheelReport, budget: int | None, shown_budget: str) -> list[RenderableType]:
-    after = Text(human_size(report.after.archive))
-    if budget is not None:
-        after = Text(f"{after} OVER", style="red") if report.over_budget else Text(str(after), style="green")
-    return [human_size(report.before.archive), after, shown_budget]
-
-
-def _lock_note(report: WheelReport, note: str) -> str:
-    if report.lock is not None and report.lock.action == "replayed":
-        return f"{report.lock.coverage:.0%} of the lock mapped; {note}".rstrip("; ")
-    return note
-
-
-def _set_total_row(table: NameTable, r: BuildOutcome, safe: Safe) -> None:
-    """A deploy set's totals: its wheels before and after, its check runs (once for the set), where it is pinned."""
-    reports = r.distributions
-    check = next((report.check for report in reports if report.check is not None), None)
-    notes = [plural(check.total_runs, "check run")] if check is not None else []
-    notes += [r.note] if r.note else []
-    notes += ["pinned with hashes"] if r.requirements_file is not None else []
-    how = _how("failed") if r.error else _how(r.mode)
-    text = Text(safe("; ".join(notes)))
-    if r.error:
-        text = Text.assemble(text, "; " if notes else "", Text(safe(r.error), style="red"))
-    before = human_size(sum(report.before.archive for report in reports))
-    after = human_size(sum(report.after.archive for report in reports))
-    table.add_row([r.recipe, r.platform, safe(f"all {len(reports)}")], [before, after, safe("—"), how, text])
-
-
-def build_json(results: Sequence[BuildOutcome]) -> dict[str, object]:
-    """Every build: ``report`` is a recipe's one wheel, ``reports`` every wheel written (a deploy set's
-    distributions, sorted by file name), ``requirements_file`` where a set's wheels are pinned with their hashes."""
-    return {
-        "schema_version": 1,
-        "builds": [
-            {
-                "recipe": r.recipe,
-                "platform": r.platform,
-                "mode": r.mode,
-                "budget": r.budget,
-                "over_budget": r.over_budget,
-                "note": r.note,
-                "error": r.error,
-                "report": _wheel_json(r.report) if r.report is not None else None,
-                "reports": [
-                    {**_wheel_json(report), "distribution": _distribution(report), "mode": _row_mode(r, report)}
-                    for report in (r.distributions or ([r.report] if r.report is not None else []))
-                ],
-                "requirements_file": str(r.requirements_file) if r.requirements_file is not None else None,
-            }
-            for r in results
-        ],
-    }

@@ -16,8 +16,9 @@ import pytest
 from synth import EXT_SUFFIX, SynthWheel, compile_shared_lib, demo_wheel, native_tag
 
 from slimwheel.build import PlatformBuild
+from slimwheel.buildreport import build_table
 from slimwheel.console import make_console
-from slimwheel.report import Snapshot, WheelReport, build_table
+from slimwheel.report import Snapshot, WheelReport
 
 UV = Path(sys.executable).with_name("uv")
 
