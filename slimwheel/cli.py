@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, cli_build, cli_cache, cli_inspect, cli_rules, cli_shrink
+from . import __version__, cli_build, cli_cache, cli_emulator, cli_inspect, cli_rules, cli_shrink
 from .cli_common import Command, Parser
 from .cli_shrink import progress_line as progress_line
 from .config import COMMANDS as CONFIG_COMMANDS
@@ -34,7 +34,7 @@ from .console import make_console, safe_streams
 from .errors import ExitCode, SlimwheelError
 
 #: The commands, in the order ``slimwheel -h`` lists them.
-COMMANDS: tuple[Command, ...] = (cli_inspect, cli_shrink, cli_rules, cli_build, cli_cache)
+COMMANDS: tuple[Command, ...] = (cli_inspect, cli_shrink, cli_rules, cli_build, cli_cache, cli_emulator)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from .bytecode import check_interpreter, wheel_python_version
 from .check import Check, CheckError
 from .console import plural
 from .contents import Entry, Wheel, module_name
+from .emulator import emulated_by
 from .errors import UsageError
 from .journal import JournalInputs, journal_key, journal_path
 from .lock import StubRecord
@@ -146,7 +147,11 @@ def learn(
         result = trial.run()
     label = ", ".join(c.label for c in checks.trial.checks)
     applied = _applied(prepared, items, result, label, ".".join(env.version.split(".")[:2]))
-    return applied, _summary(items, result, checks)
+    summary = _summary(items, result, checks)
+    emulator = emulated_by(env.info["executable"])
+    if emulator is not None:
+        summary = replace(summary, notes=[*summary.notes, f"ran under emulation ({emulator}): slower than native"])
+    return applied, summary
 
 
 def rewrite_options(options: ShrinkOptions, python: Path, version: str) -> RewriteOptions:

@@ -127,6 +127,7 @@ print(json.dumps({
     "scripts": sysconfig.get_path("scripts"),
     "prefix": sys.prefix,
     "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    "libc": os.confstr("CS_GNU_LIBC_VERSION") if "CS_GNU_LIBC_VERSION" in getattr(os, "confstr_names", {}) else None,
 }))
 """
 

@@ -64,7 +64,7 @@ def interpreter_tags(info: Mapping[str, Any]) -> frozenset[str]:
     ours = sysconfig.get_platform() == info["platform"] and struct.calcsize("P") * 8 == info["pointer_bits"]
     # Same OS and architecture as this process: the same machine, so this process's platform tags (manylinux
     # and musllinux levels come from the C library, which both share). Otherwise only the generic platform tag.
-    platforms = list(packaging_tags.platform_tags()) if ours else [re.sub(r"[-.]", "_", str(info["platform"]))]
+    platforms = list(packaging_tags.platform_tags()) if ours else _foreign_platforms(info)
     tags: list[Tag] = []
     if info["implementation"] == "cpython":
         debug = info["py_debug"] or (info["py_debug"] is None and info["has_refcount"])
@@ -87,6 +87,17 @@ def interpreter_tags(info: Mapping[str, Any]) -> frozenset[str]:
         tags += packaging_tags.generic_tags(interpreter, abis, platforms)
     tags += compatible_tags(version, interpreter, platforms)
     return frozenset(str(tag) for tag in tags)
+
+
+def _foreign_platforms(info: Mapping[str, Any]) -> list[str]:
+    """Platform tags of an interpreter of another architecture (an emulated one, :mod:`slimwheel.emulator`): the
+    generic tag, and on glibc Linux the manylinux tags its C library (``libc``: ``"glibc 2.36"``) accepts."""
+    generic = re.sub(r"[-.]", "_", str(info["platform"]))
+    match = re.fullmatch(r"glibc (\d+)\.(\d+)", str(info.get("libc") or ""))
+    arch = generic.removeprefix("linux_")
+    if not generic.startswith("linux_") or match is None or int(match.group(1)) != 2:
+        return [generic]
+    return list(_linux(arch, 5 if arch in ("x86_64", "i686") else 17, int(match.group(2))))
 
 
 # ------------------------------------------------------------------------------------------- the platforms
