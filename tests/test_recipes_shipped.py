@@ -31,10 +31,15 @@ MB = 1_000_000
 CACHED: dict[str, dict[str, RealWheel]] = {
     "numpy": {
         "linux_x86_64": wheelcache.NUMPY_LINUX,
+        "linux_aarch64": wheelcache.NUMPY_AARCH64,
         "win_amd64": wheelcache.NUMPY_WIN64,
         "win32": wheelcache.NUMPY_WIN32,
     },
-    "onnxruntime": {"linux_x86_64": wheelcache.ONNXRUNTIME_LINUX, "win_amd64": wheelcache.ONNXRUNTIME_WIN64},
+    "onnxruntime": {
+        "linux_x86_64": wheelcache.ONNXRUNTIME_LINUX,
+        "linux_aarch64": wheelcache.ONNXRUNTIME_AARCH64,
+        "win_amd64": wheelcache.ONNXRUNTIME_WIN64,
+    },
     "scipy": {"linux_x86_64": wheelcache.SCIPY_LINUX, "win_amd64": RealWheel("scipy", "1.17.1", "win_amd64")},
     "tflite-runtime": {"linux_x86_64": RealWheel("tflite-runtime", "2.14.0", "manylinux2014_x86_64")},
 }

@@ -13,6 +13,7 @@ pass in CI by skipping.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import subprocess
 import sys
@@ -29,6 +30,7 @@ class RealWheel:
     version: str
     platform: str
     python_version: str = "3.11"
+    sha256: str | None = None  # if given, the wheel fetched (or found in the cache) must have this hash
 
     @property
     def key(self) -> str:
@@ -39,7 +41,26 @@ NUMPY_LINUX = RealWheel("numpy", "2.4.6", "manylinux_2_28_x86_64")
 NUMPY_WIN64 = RealWheel("numpy", "2.4.6", "win_amd64")
 NUMPY_WIN32 = RealWheel("numpy", "2.4.6", "win32")
 NUMPY_126_WIN64 = RealWheel("numpy", "1.26.4", "win_amd64")
+# linux_aarch64 (issue 12): stripped here with aarch64-linux-gnu-strip (Debian's binutils-aarch64-linux-gnu).
+NUMPY_AARCH64 = RealWheel(
+    "numpy",
+    "2.4.6",
+    "manylinux_2_28_aarch64",
+    sha256="0ab0a9c4ffb1a6d95ef519fe4247dba8eb6b18ad93999f76b7f657039acabd47",
+)
+NUMPY_126_AARCH64 = RealWheel(  # its vendored OpenBLAS and libgfortran were patched by patchelf (auditwheel)
+    "numpy",
+    "1.26.4",
+    "manylinux2014_aarch64",
+    sha256="7ab55401287bfec946ced39700c053796e7cc0e3acbef09993a9ad2adba6ca6e",
+)
 ONNXRUNTIME_LINUX = RealWheel("onnxruntime", "1.31.1", "manylinux_2_28_x86_64")
+ONNXRUNTIME_AARCH64 = RealWheel(
+    "onnxruntime",
+    "1.31.1",
+    "manylinux_2_28_aarch64",
+    sha256="da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3",
+)
 ONNXRUNTIME_WIN64 = RealWheel("onnxruntime", "1.31.1", "win_amd64")
 SCIPY_LINUX = RealWheel("scipy", "1.17.1", "manylinux_2_28_x86_64")
 
@@ -48,8 +69,11 @@ ALL = (
     NUMPY_WIN64,
     NUMPY_WIN32,
     NUMPY_126_WIN64,
+    NUMPY_AARCH64,
+    NUMPY_126_AARCH64,
     ONNXRUNTIME_LINUX,
     ONNXRUNTIME_WIN64,
+    ONNXRUNTIME_AARCH64,
     SCIPY_LINUX,
 )
 
@@ -66,7 +90,7 @@ def fetch(spec: RealWheel) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         found = sorted(target.glob("*.whl"))
         if found:
-            return found[0]
+            return _pinned(spec, found[0])
         cmd = [
             sys.executable,
             "-m",
@@ -89,7 +113,16 @@ def fetch(spec: RealWheel) -> Path:
         found = sorted(target.glob("*.whl"))
         if proc.returncode != 0 or not found:
             missing(f"pip download {spec.key} failed: {proc.stderr.strip()[-2000:]}")
-        return found[0]
+        return _pinned(spec, found[0])
+
+
+def _pinned(spec: RealWheel, wheel: Path) -> Path:
+    """``wheel``, after checking its sha256 if ``spec`` pins one (a mismatch is an error, never a skip)."""
+    if spec.sha256 is not None:
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        if digest != spec.sha256:
+            raise AssertionError(f"{wheel.name}: sha256 {digest}, pinned {spec.sha256} (delete {wheel.parent})")
+    return wheel
 
 
 def in_ci() -> bool:

@@ -86,10 +86,13 @@ def _preflight(data: Image, level: StripLevel, tools: StripTools | None) -> tupl
     nothing = _nothing_to_strip(info, level)
     if nothing is not None:
         return nothing
-    candidates = _tools.tools_for(info, tools if tools is not None else _tools.find_strip_tools())
+    installed = tools if tools is not None else _tools.find_strip_tools()
+    candidates = _tools.tools_for(info, installed)
     label = "ELF" if info.format is BinaryFormat.ELF else f"PE {info.machine}"
     if not candidates:
         hint = "install binutils" if info.format is BinaryFormat.ELF else "install binutils or mingw-w64"
+        if info.format is BinaryFormat.ELF and installed.elf:  # there are tools, none reads this machine
+            label, hint = f"ELF {info.machine}", f"install binutils-{info.machine}-linux-gnu or llvm"
         return f"no strip tool for {label} installed ({hint})"
     return info, candidates
 

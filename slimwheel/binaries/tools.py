@@ -31,6 +31,18 @@ STRIP_TIMEOUT = 300.0
 BUILTIN_ELF_STRIP = "slimwheel-elfstrip"
 
 _PEI_TARGETS = {"i386": "pei-i386", "x86_64": "pei-x86-64", "aarch64": "pei-aarch64-little"}
+#: The BFD targets a binutils build must list to read an ELF file of a machine (as :mod:`.elf` names it). The
+#: generic ``elf64-little`` that every build lists is not enough: Debian's x86 ``strip`` lists it and still can't
+#: recognise an aarch64 file. Machines not named here are left to every tool (a failure is then reported).
+_ELF_TARGETS = {
+    "x86_64": ("elf64-x86-64",),
+    "i386": ("elf32-i386",),
+    "aarch64": ("elf64-littleaarch64", "elf64-bigaarch64"),
+    "arm": ("elf32-littlearm", "elf32-bigarm"),
+    "ppc64": ("elf64-powerpcle", "elf64-powerpc"),
+    "s390x": ("elf64-s390",),
+    "riscv64": ("elf64-littleriscv",),
+}
 
 
 class StripToolError(Exception):
@@ -106,9 +118,18 @@ def find_strip_tools() -> StripTools:
     return StripTools(elf=(*elf, *builtin, *llvm), pe=tuple(pe))
 
 
+def _reads_elf(tool: str, machine: str) -> bool:
+    """Whether ``tool`` can read an ELF file of ``machine``: the built-in stripper and llvm-strip read every
+    machine; a binutils ``strip`` only the machines of the targets it lists (one that lists none is tried)."""
+    targets = _tool_targets(tool) if tool != BUILTIN_ELF_STRIP else frozenset()
+    wanted = _ELF_TARGETS.get(machine)
+    return not targets or wanted is None or any(target in targets for target in wanted)
+
+
 def tools_for(info: BinaryInfo, tools: StripTools) -> tuple[str, ...]:
+    """The tools to try on ``info``, best first: those that can't read its machine are left out, not tried."""
     if info.format is BinaryFormat.ELF:
-        return tools.elf
+        return tuple(t for t in tools.elf if _reads_elf(t, info.machine))
     if info.format is BinaryFormat.PE:
         # A binutils build that lists its targets but not this one cannot read the file: don't bother.
         target = _PEI_TARGETS.get(info.machine)
