@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import wheelcache
 
 from slimwheel.emulator import EmulatorError, emulated_by, prepare
 
@@ -29,13 +30,14 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def emulated(request: pytest.FixtureRequest) -> tuple[Path, Path]:
-    """(the emulated interpreter, the cache dir holding it), prepared once and kept in pytest's cache."""
+def emulated() -> tuple[Path, Path]:
+    """(the emulated interpreter, the cache dir holding it), prepared once and kept beside the tests' wheel cache
+    (pytest's own cache is switched off in CI: ``-p no:cacheprovider``)."""
     if sys.platform != "linux" or platform.machine() != "x86_64":
         pytest.skip("emulation is prepared on x86-64 Linux only")
     if shutil.which("qemu-aarch64-static") is None:
         _unavailable("qemu-aarch64-static not found (apt-get install qemu-user-static)")
-    cache = Path(request.config.cache.mkdir("slimwheel-emulation"))
+    cache = wheelcache.CACHE.parent / "emulation"
     try:
         python = prepare("aarch64", "3.11", cache).python
     except EmulatorError as exc:

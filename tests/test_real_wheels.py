@@ -51,7 +51,13 @@ ALL = wheelcache.ALL
 NUMPYS = (NUMPY_LINUX, NUMPY_WIN64, NUMPY_WIN32, NUMPY_126_WIN64)
 SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 # uv's name for the platform of each Windows wheel (`uv pip install --python-platform`).
-UV_PLATFORMS = {"win_amd64": "x86_64-pc-windows-msvc", "win32": "i686-pc-windows-msvc"}
+# Wheels of another platform than this machine's are installed with explicit tags (pip) or a platform (uv).
+UV_PLATFORMS = {
+    "win_amd64": "x86_64-pc-windows-msvc",
+    "win32": "i686-pc-windows-msvc",
+    "manylinux_2_28_aarch64": "aarch64-manylinux_2_28",
+    "manylinux2014_aarch64": "aarch64-manylinux2014",
+}
 # The wheels a package needs installed beside it to import (the shrunk versions are used).
 NEEDS = {SCIPY_LINUX: (NUMPY_LINUX,), ONNXRUNTIME_LINUX: (NUMPY_LINUX,)}
 
@@ -169,7 +175,7 @@ def run(cmd: list[str | Path], **kwargs: Any) -> subprocess.CompletedProcess[str
 
 def pip_command(spec: RealWheel, target: Path) -> list[str | Path]:
     cmd: list[str | Path] = [PY, "-m", "pip", "install", "--no-deps", "--no-index", "--disable-pip-version-check"]
-    if is_windows(spec):  # pip accepts a foreign platform only for --target with explicit tags and binaries only
+    if spec.platform in UV_PLATFORMS:  # pip accepts a foreign platform only for --target, explicit tags, binaries
         cmd += ["--platform", spec.platform, "--only-binary=:all:", "--python-version", spec.python_version]
         cmd += ["--implementation", "cp"]
     return [*cmd, "--target", target]
@@ -267,7 +273,7 @@ def test_uv_installs_it(spec: RealWheel, shrunk: Callable[[RealWheel], Shrunk], 
     out = shrunk(spec).output
     cmd: list[str | Path] = [UV, "pip", "install", "--no-deps", "--offline", "--no-cache", "--no-config"]
     cmd += ["--python", PY, "--target", tmp_path / "t"]
-    if is_windows(spec):
+    if spec.platform in UV_PLATFORMS:
         cmd += ["--python-platform", UV_PLATFORMS[spec.platform]]
     proc = run([*cmd, out])
     assert proc.returncode == 0, proc.stdout + proc.stderr
