@@ -32,6 +32,7 @@ from pathlib import Path
 from .binaries import FileStripResult, FileView, StripStatus, build_id, detect_format
 from .contents import Entry
 from .errors import OutputError
+from .outputs import writable_directory
 from .report import DebugFileKept, DebugSymbols
 
 _MAX_NAME = 200  # characters of a file name kept in a debug file's name (file systems allow 255 bytes)
@@ -51,7 +52,7 @@ def keep_debug_symbols(
     files: list[DebugFileKept] = []
     warnings: list[str] = []
     if write:
-        _make_directory(directory)
+        writable_directory(directory, "--debug-symbols directory")
     by_path = {e.path: e for e in shipped}
     for path, result in sorted(strip_results.items()):
         entry = by_path.get(path)
@@ -117,15 +118,6 @@ def _file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
     with path.open("rb") as fh:
         while block := fh.read(size):
             yield block
-
-
-def _make_directory(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--debug-symbols: can't create {directory}: {exc.strerror or exc}") from None
-    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError(f"--debug-symbols: {directory} is not a writable directory")
 
 
 def _write(directory: Path, relative: str, chunks: Iterable[bytes]) -> None:

@@ -20,7 +20,9 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["STDOUT", "is_stdout", "write_output"]
+from .errors import OutputError
+
+__all__ = ["STDOUT", "is_stdout", "writable_directory", "write_output"]
 
 #: The name that means standard output (``--json -``).
 STDOUT = "-"
@@ -73,3 +75,14 @@ def _write_in_place(path: Path, data: bytes) -> None:
         while view:
             view = view[handle.write(view) or 0 :]
         handle.flush()
+
+
+def writable_directory(directory: Path, what: str) -> None:
+    """Create ``directory`` (and its parents) if missing; an :class:`OutputError` of one line, naming it as
+    ``what`` (``"output directory"``), if that fails or it can't be written to."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"can't create {what} {directory}: {exc.strerror or exc}") from None
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {directory} is not writable")

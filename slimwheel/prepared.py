@@ -12,7 +12,6 @@ everything else stays in the input archive and is inflated again when the writer
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Collection, Mapping
@@ -27,6 +26,7 @@ from .errors import OutputError
 from .licences import licence_paths
 from .lock import StubRecord
 from .options import ShrinkOptions
+from .outputs import writable_directory
 from .plan import Plan, make_plan, refresh_entry_points
 from .records import SIGNATURE_FILES
 from .report import LockSummary
@@ -42,12 +42,7 @@ def output_path(wheel_path: Path, output_dir: Path) -> Path:
 
 
 def prepare_output_dir(output_dir: Path) -> None:
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"can't create output directory {output_dir}: {exc.strerror or exc}") from None
-    if not output_dir.is_dir() or not os.access(output_dir, os.W_OK | os.X_OK):
-        raise OutputError(f"output directory {output_dir} is not writable")
+    writable_directory(output_dir, "output directory")
 
 
 @dataclass(frozen=True)
