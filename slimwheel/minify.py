@@ -79,6 +79,10 @@ NEEDS_SOURCE: tuple[bytes, ...] = (
     b"jit.script",  # torch.jit.script, torch.jit.script_method: TorchScript compiles from source
     b"@script",
     b"docopt",  # the module docstring is the command line
+    # Comments another module reads from this file's source: torch's config modules mark keys with
+    # `# @compile_ignored`, which torch.utils._config_module finds with inspect.getsource (the torch.compile cache
+    # key leaves those keys out). A check can't see the difference, so such a file is never minified.
+    b"@compile_ignored",
 )
 #: ``# type: (int) -> str`` or ``x = []  # type: List[int]`` — type comments TorchScript reads from the source.
 _TYPE_COMMENT = re.compile(rb"#\s*type:(?!\s*ignore\b)")

@@ -103,6 +103,8 @@ def test_file_without_header_and_shebang_only() -> None:
         b"from torch.jit import script\n@script\ndef g(x):\n    return x\n",
         b"from docopt import docopt\n",
         b"def h(x, y):\n    # type: (int, str) -> str\n    return y\n",
+        # torch's config modules: torch.utils._config_module reads these comments with inspect.getsource
+        b"# @compile_ignored: debug only\nverbose = False\n",
     ],
 )
 def test_files_that_read_docstrings_or_source_are_left_alone(marker: bytes) -> None:
