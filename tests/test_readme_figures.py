@@ -125,3 +125,13 @@ def test_deploy_set() -> None:
     stands(f"{mb(summary['compressed_before'])} → **{mb(summary['compressed_after'])} MB**")
     stands(f"{runs.pop()} check runs, **{summary['wall_seconds']['median']} s**")
     stands(f"medians of {len(summary['wall_seconds']['all'])} sequential runs")
+
+
+def test_python_rewrites() -> None:
+    runs = {r["name"]: r for r in result("rewrites.json")["runs"]}
+    compiled, plain = runs["torch --bytecode-only"]["pip_installed"], runs["torch"]["pip_installed"]
+    stands(f"**{compiled / MB:.2f} MB** instead of {plain / MB:.2f} MB")
+    stands(f"the wheel grows to {mb(runs['torch --bytecode-only']['compressed'])} MB")
+    stands(f"with `--minify` the wheel is {mb(runs['torch --minify']['compressed'])} MB")
+    stands(f"**{mb(runs['story --minify']['compressed'])} MB**")
+    stands(f"{mb(runs['story --minify, level 12']['compressed'])} MB at `--compress-level 12`")
