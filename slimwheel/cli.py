@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, cli_build, cli_cache, cli_emulator, cli_inspect, cli_rules, cli_shrink
+from . import __version__, cli_build, cli_cache, cli_emulator, cli_inspect, cli_rules, cli_shrink, interrupts
 from .cli_common import Command, Parser
 from .cli_shrink import progress_line as progress_line
 from .config import COMMANDS as CONFIG_COMMANDS
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    interrupts.reset()
+    interrupts.install()  # a Ctrl-C is remembered, so that one swallowed where it landed still stops a trial
     with safe_streams():  # what a stream can't encode is written as ASCII, never a UnicodeEncodeError
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -27,6 +27,7 @@ from pathlib import Path
 from .check import Check
 from .eta import Estimate
 from .imports import ImportGraph, package_inits
+from .interrupts import raise_if_requested
 from .journal import Journal
 from .reduce import candidate_key
 from .sandbox import RunResult, Sandbox
@@ -138,7 +139,9 @@ class CheckOracle:
     def _run(
         self, files: frozenset[str], overrides: Mapping[str, bytes], *, trace: bool = False, calls: bool = False
     ) -> list[RunResult]:
-        """Run every check against a candidate tree; stop at the first failure."""
+        """Run every check against a candidate tree; stop at the first failure. A Ctrl-C pressed earlier and lost
+        (:mod:`slimwheel.interrupts`) is raised before the run."""
+        raise_if_requested()
         started = time.monotonic()
         tree = self.sandbox.tree(files, overrides=overrides)
         try:
