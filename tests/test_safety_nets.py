@@ -278,7 +278,11 @@ def start_shrink(wheel: Path, script: Path, tmp: Path, name: str, *extra: str) -
     args = [wheel, "--check", script, "--cache-dir", tmp / "cache", "--no-trace", "--no-stubs", *extra]
     args += ["-w", tmp / name, "--json", tmp / f"{name}.json"]
     environ = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    command = [sys.executable, "-m", "slimwheel", "shrink", *map(str, args)]
+    # SIGINT as a user's terminal has it: a shell runs background jobs (CI runners often do) with SIGINT ignored,
+    # which every child inherits and which slimwheel rightly respects; the test restores the default first.
+    start = "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    start += "sys.argv = ['slimwheel', *sys.argv[1:]]; runpy.run_module('slimwheel', run_name='__main__')"
+    command = [sys.executable, "-c", start, "shrink", *map(str, args)]
     return subprocess.Popen(
         command, cwd=tmp, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
