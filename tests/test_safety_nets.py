@@ -75,8 +75,10 @@ with open(config["counter"], "a+") as fh:  # the run counter, outside every cand
     fh.write(str(run))
 if config.get("pids"):  # leave a child running: only the sandbox's kill of the whole process group ends it
     child = subprocess.Popen(["sleep", "60"])
-    with open(os.path.join(config["pids"], str(os.getpid())), "w") as fh:
+    record = os.path.join(config["pids"], str(os.getpid()))
+    with open(record + ".part", "w") as fh:  # renamed when complete: an interrupt may land between open and write
         fh.write(str(child.pid))
+    os.rename(record + ".part", record)
 time.sleep(config.get("sleep", 0))
 import netpkg
 if run in config.get("fail_at", []):
@@ -259,9 +261,9 @@ def wait_for_reduction(journals: Path, proc: subprocess.Popen[bytes], timeout: f
 
 def wait_for_next_check(pids: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     """Wait until one more check run has started (and left its child running)."""
-    started = len(list(pids.iterdir()))
+    started = len(list(pids.glob("[0-9]*[0-9]")))
     deadline = time.monotonic() + timeout
-    while len(list(pids.iterdir())) == started:
+    while len(list(pids.glob("[0-9]*[0-9]"))) == started:
         assert proc.poll() is None and time.monotonic() < deadline, "no further check run started"
         time.sleep(0.005)
 
@@ -308,8 +310,10 @@ def test_sigint_writes_the_best_verified_set_and_resume_finishes_the_same(
     cut = finish_shrink(proc, tmp_path, "cut")
     assert cut.code == 130 and cut.check["interrupted"] is True and "confirm" not in cut.check["phases"]
     assert cut.check["removed"] > 0  # the best verified set, not everything
-    checks = {int(p.name): int(p.read_text()) for p in pids.iterdir()}
-    assert checks and not [pid for pid in [*checks, *checks.values()] if alive(pid)]  # no check process left
+    # a check interrupted before its record was complete leaves a ``.part`` file: its own pid is still known
+    checks = {int(p.name.removesuffix(".part")): int(p.read_text() or 0) for p in pids.iterdir()}
+    left = [pid for pid in [*checks, *checks.values()] if pid and alive(pid)]
+    assert checks and not left  # no check process left
     passes_when_installed(cut.wheel, steered, tmp_path / "cut-installed")
 
     steered.set()
