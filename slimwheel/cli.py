@@ -10,7 +10,7 @@ terminal or a log, their width) is :mod:`slimwheel.console`'s business; output f
 
 Exit codes: 0 success; 1 internal error (a bug); 2 bad command line, bad input wheel, unusable output, or a
 check that can't be used (fails with the original wheels, passes without them, flaky); 3 a --max-size /
---max-total-size budget is exceeded; 4 ``--verify``: the check failed on the result of a lock replay (nothing
+--max-total-size budget is exceeded, or ``diff --max-growth``; 4 ``--verify``: the check failed on the result of a lock replay (nothing
 written); 130 interrupted (with --check: after writing the best verified result).
 
 Must not know: any command's options or work, zip files, or how a report is laid out.
@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, cli_build, cli_cache, cli_emulator, cli_inspect, cli_rules, cli_shrink, interrupts
+from . import __version__, cli_build, cli_cache, cli_diff, cli_emulator, cli_inspect, cli_rules, cli_shrink, interrupts
 from .cli_common import Command, Parser
 from .cli_shrink import progress_line as progress_line
 from .config import COMMANDS as CONFIG_COMMANDS
@@ -34,7 +34,7 @@ from .console import make_console, safe_streams
 from .errors import ExitCode, SlimwheelError
 
 #: The commands, in the order ``slimwheel -h`` lists them.
-COMMANDS: tuple[Command, ...] = (cli_inspect, cli_shrink, cli_rules, cli_build, cli_cache, cli_emulator)
+COMMANDS: tuple[Command, ...] = (cli_inspect, cli_diff, cli_shrink, cli_rules, cli_build, cli_cache, cli_emulator)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILURE = 1  # an unexpected internal error: a bug in slimwheel
     BAD_INPUT = 2  # bad command line, bad input wheel, unusable output directory
-    OVER_BUDGET = 3  # a --max-size / --max-total-size budget is exceeded
+    OVER_BUDGET = 3  # a --max-size / --max-total-size budget is exceeded, or diff --max-growth
     CHECK_FAILED = 4  # --verify: the check fails on the result of a lock replay (nothing written)
     INTERRUPTED = 130  # Ctrl-C
 
