@@ -38,6 +38,8 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from .check import checks_fingerprint, checks_run_here
+from .emulator import emulated_architecture, emulated_by
+from .emulator import find as find_emulator
 from .errors import SlimwheelError, VerifyFailed
 from .fetch import Target, download_closure, obtain
 from .lock import Lock, WheelIdentity, lock_paths_for, locks_for_wheels, read_lock
@@ -45,7 +47,7 @@ from .options import CheckOptions, Learn, Replay, RulesOnly, ShrinkOptions, chec
 from .recipe import PlatformRecipe, Recipe, RequirementSet, SourceBuild
 from .report import WheelReport
 from .shrink import run
-from .tags import parse_python_version, platform_info, wheel_runs_here
+from .tags import parse_python_version, pip_platforms, wheel_runs_here
 from .trial import TrialEvent
 from .wheelhouse import write_requirements
 
@@ -138,7 +140,7 @@ def _wheels_for(pr: PlatformRecipe, cache: Path) -> list[Path]:
         return [_wheel_for(pr, cache)]
     major, minor = parse_python_version(pr.python_version)
     target = Target(
-        platforms=platform_info(pr.platform).pip_platforms,
+        platforms=pip_platforms(pr.platform, pr.glibc),
         python_version=f"{major}.{minor}",
         implementation="cp",
         abis=(f"cp{major}{minor}",),  # pip adds abi3 and none (pure wheels) itself, as for a single wheel
@@ -175,13 +177,27 @@ def _wheel_for(pr: PlatformRecipe, cache: Path) -> Path:
 def _build_one(
     pr: PlatformRecipe, wheel: Path, options: BuildOptions, cache: Path, progress: Progress | None
 ) -> PlatformBuild:
+    return _noted_emulation(_build_wheel(pr, wheel, options, cache, progress), pr, [wheel], cache)
+
+
+def _noted_emulation(result: PlatformBuild, pr: PlatformRecipe, wheels: Sequence[Path], cache: Path) -> PlatformBuild:
+    """The build's note says when its check ran under emulation."""
+    can_check, python = _where_checks_run(pr, wheels, cache)
+    if can_check and python is not None and result.mode in ("check", "lock-verified", "relearned"):
+        where = f"checked under emulation ({emulated_by(python) or 'qemu-user'})"
+        result.note = f"{result.note}; {where}" if result.note else where
+    return result
+
+
+def _build_wheel(
+    pr: PlatformRecipe, wheel: Path, options: BuildOptions, cache: Path, progress: Progress | None
+) -> PlatformBuild:
     shrink_options = shrink_options_of(pr, options.jobs)
     out = options.output_dir
-    runs_here = wheel_runs_here(wheel)
     has_check = pr.has_check
-    can_check = has_check and runs_here and checks_run_here()
+    can_check, python = _where_checks_run(pr, [wheel], cache)
     lock = _usable_lock(pr, wheel)
-    checks = check_options_of(pr, cache, options.jobs)
+    checks = check_options_of(pr, cache, options.jobs, python)
     # A lock learned with another check (the recipe's scripts changed) is stale: relearn it where the check runs.
     stale = lock is not None and has_check and lock.check != checks_fingerprint(checks.trial.checks)
     result = PlatformBuild(pr.recipe, pr.platform, "rules", pr.max_size)
@@ -215,16 +231,21 @@ def _learn(
     shrink_options: ShrinkOptions,
     checks: CheckOptions,
     progress: Progress | None,
+    *,
+    save: bool = True,
 ) -> list[WheelReport]:
     """Trial deletion against the recipe's check, all the wheels together; the result is saved to the recipe's lock
-    (if it names one): the lock file, or a set's lock directory, one ``<project>.lock`` per distribution."""
+    (if it names one, and ``save``): the lock file, or a set's lock directory, one ``<project>.lock`` per
+    distribution."""
 
     def on_event(event: TrialEvent) -> None:
         if progress:
             progress(f"{pr.recipe} [{pr.platform}]: {event.phase}, {event.runs} check runs")
 
     saves: tuple[Path | None, ...] = (pr.lock,)
-    if pr.is_set:
+    if not save:
+        saves = ()
+    elif pr.is_set:
         saves = tuple(lock_paths_for(wheels, f"{pr.lock}{os.sep}")) if pr.lock is not None else ()
     return run(wheels, options.output_dir, shrink_options, Learn(checks, saves), on_event)
 
@@ -239,22 +260,31 @@ def _verify_or_relearn(
     checks: CheckOptions,
     progress: Progress | None,
 ) -> PlatformBuild:
-    """A lock learned on another binary (a rebuilt wheel of the same version) is not trusted blindly where the
-    check runs: replay it and run the check once; if that fails, learn again (and save the new lock). A set's
-    locks are replayed and checked together, and relearned together."""
-    other = next(
-        w for w, (lock, _) in zip(wheels, locks, strict=True) if WheelIdentity.of(w).sha256 != lock.wheel.sha256
+    """A lock learned on another binary (a rebuilt wheel of the same version, or the wheel of another architecture
+    whose check runs here under emulation) is not trusted blindly where the check runs: replay it and run the check
+    once; if that fails, learn again (and save the new lock — except under emulation: the lock stays the one
+    learned natively, which the other platforms replay). A set's locks are replayed and checked together, and
+    relearned together."""
+    emulated = checks.python is not None and emulated_by(checks.python) is not None
+    other, learned_on = next(
+        (w, lock.wheel)
+        for w, (lock, _) in zip(wheels, locks, strict=True)
+        if WheelIdentity.of(w).sha256 != lock.wheel.sha256
     )
+    origin = f"another build of {_this(pr, other)}"
+    if learned_on.tag != WheelIdentity.of(other).tag:  # the wheel of another platform: name it
+        origin = learned_on.filename
     if progress:
-        progress(f"{pr.recipe} [{pr.platform}]: the lock was learned on another build of {other.name}: verifying it")
+        progress(f"{pr.recipe} [{pr.platform}]: the lock was learned on {origin}: verifying it")
     try:
         reports = run(wheels, options.output_dir, shrink_options, Replay(tuple(locks), checks))
         result.mode = "lock-verified"
-        result.note = f"learned on another build of {_this(pr, other)}: the check passed on the result"
+        result.note = f"learned on {origin}: the check passed on the result"
     except VerifyFailed:
-        reports = _learn(pr, wheels, options, shrink_options, checks, progress)
+        reports = _learn(pr, wheels, options, shrink_options, checks, progress, save=not emulated)
         result.mode = "relearned"
-        result.note = f"the lock, learned on another build of {_this(pr, other)}, failed the check: relearned and saved"
+        done = "learned for this platform (the lock is not replaced)" if emulated else "relearned and saved"
+        result.note = f"the lock, learned on {origin}, failed the check: {done}"
     if pr.is_set:
         result.distributions = reports
     else:
@@ -281,13 +311,19 @@ def _usable_lock(pr: PlatformRecipe, wheel: Path) -> Lock | None:
 def _build_set(
     pr: PlatformRecipe, wheels: list[Path], options: BuildOptions, cache: Path, progress: Progress | None
 ) -> PlatformBuild:
+    return _noted_emulation(_build_set_here(pr, wheels, options, cache, progress), pr, wheels, cache)
+
+
+def _build_set_here(
+    pr: PlatformRecipe, wheels: list[Path], options: BuildOptions, cache: Path, progress: Progress | None
+) -> PlatformBuild:
     """A deploy set's wheels shrunk together: learned where the check runs (every lock saved), each distribution's
     lock replayed elsewhere (rules only for one without a lock of its version), the rules only without either."""
     shrink_options = shrink_options_of(pr, options.jobs)
     out = options.output_dir
     has_check = pr.has_check
-    can_check = has_check and all(wheel_runs_here(w) for w in wheels) and checks_run_here()
-    checks = check_options_of(pr, cache, options.jobs)
+    can_check, python = _where_checks_run(pr, wheels, cache)
+    checks = check_options_of(pr, cache, options.jobs, python)
     locks = _set_locks(pr, wheels)
     unlocked = [w for w, lock in zip(wheels, locks, strict=True) if lock is None]
     found = [lock for lock in locks if lock is not None]
@@ -387,8 +423,23 @@ def shrink_options_of(pr: PlatformRecipe, jobs: int | None) -> ShrinkOptions:
     )
 
 
-def check_options_of(pr: PlatformRecipe, cache: Path, jobs: int | None) -> CheckOptions:
+def _where_checks_run(pr: PlatformRecipe, wheels: Sequence[Path], cache: Path) -> tuple[bool, Path | None]:
+    """Whether the recipe's check can run on ``wheels`` here, and with which interpreter: None for the one
+    slimwheel runs on, or the emulated CPython ``slimwheel emulator prepare`` made (under this cache) for their
+    architecture, when they can't run natively. Never on Windows (:func:`checks_run_here`)."""
+    if not pr.has_check or not checks_run_here():
+        return False, None
+    if all(wheel_runs_here(w) for w in wheels):
+        return True, None
+    architecture = emulated_architecture(pr.platform)
+    python = find_emulator(architecture, pr.python_version, cache) if architecture else None
+    return python is not None, python
+
+
+def check_options_of(pr: PlatformRecipe, cache: Path, jobs: int | None, python: Path | None = None) -> CheckOptions:
+    """The recipe's check; ``python``: the interpreter that runs it (an emulated one), None for this one's kind."""
     return check_options(
+        python=python,
         scripts=pr.check_scripts,
         commands=pr.check_commands,
         same_output=pr.same_output,

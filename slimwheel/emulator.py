@@ -43,7 +43,7 @@ from pathlib import Path
 from .errors import SlimwheelError
 from .tags import parse_python_version
 
-__all__ = ["ARCHITECTURES", "EmulatorError", "Prepared", "emulated_by", "prepare"]
+__all__ = ["ARCHITECTURES", "EmulatorError", "Prepared", "emulated_architecture", "emulated_by", "find", "prepare"]
 
 #: The architectures slimwheel can emulate: name → (Debian architecture, qemu-user binary).
 ARCHITECTURES = {"aarch64": ("arm64", "qemu-aarch64-static")}
@@ -80,6 +80,28 @@ def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
         raise EmulatorError(f"{what} failed: {errors[-1].strip()}")
 
 
+def emulated_architecture(platform: str) -> str | None:
+    """The architecture to emulate for wheels of a slimwheel platform (``linux_aarch64`` → ``aarch64``), if any."""
+    architecture = platform.removeprefix("linux_")
+    return architecture if platform.startswith("linux_") and architecture in ARCHITECTURES else None
+
+
+def _home(architecture: str, version: str, cache_dir: Path) -> Path:
+    return Path(cache_dir).absolute() / "emulators" / f"{architecture}-py{version}"
+
+
+def find(architecture: str, python_version: str, cache_dir: Path) -> Path | None:
+    """The emulated interpreter :func:`prepare` made under ``cache_dir`` for ``architecture`` and CPython
+    ``python_version``, if it did (and qemu-user is still installed); None otherwise. Prepares nothing."""
+    if architecture not in ARCHITECTURES:
+        return None
+    major, minor = parse_python_version(python_version)
+    home = _home(architecture, f"{major}.{minor}", cache_dir)
+    python = home / "bin" / f"python{major}.{minor}"
+    usable = (home / _MARKER).is_file() and python.is_file() and shutil.which(ARCHITECTURES[architecture][1])
+    return python if usable else None
+
+
 def prepare(architecture: str, python_version: str, cache_dir: Path) -> Prepared:
     """The emulated interpreter for ``architecture`` and CPython ``python_version`` under ``cache_dir``, made if
     it isn't there yet (:class:`EmulatorError` with one line when it can't be)."""
@@ -90,7 +112,7 @@ def prepare(architecture: str, python_version: str, cache_dir: Path) -> Prepared
     debian_arch, qemu_name = ARCHITECTURES[architecture]
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
         raise EmulatorError("emulators are prepared on x86-64 Linux (Debian or Ubuntu) only")
-    home = Path(cache_dir).absolute() / "emulators" / f"{architecture}-py{version}"
+    home = _home(architecture, version, cache_dir)
     python = home / "bin" / f"python{version}"
     if (home / _MARKER).is_file() and python.is_file():
         return Prepared(python, already=True)

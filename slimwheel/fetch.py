@@ -39,7 +39,16 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from .errors import SlimwheelError
 from .recipe import LocalWheel, PlatformRecipe, ProjectSpec, RequirementSet, SourceBuild
-from .tags import HOST_PYTHON, fits, parse_python_version, platform_info, runs_here, target_tags, wheel_tags
+from .tags import (
+    HOST_PYTHON,
+    Glibc,
+    fits,
+    parse_python_version,
+    pip_platforms,
+    runs_here,
+    target_tags,
+    wheel_tags,
+)
 
 
 class FetchError(SlimwheelError):
@@ -134,16 +143,23 @@ def _prepare(dest: Path) -> Path:
 
 
 def download(
-    spec: ProjectSpec, platform: str, python_version: str, dest: Path, *, index_args: Sequence[str] = ()
+    spec: ProjectSpec,
+    platform: str,
+    python_version: str,
+    dest: Path,
+    *,
+    index_args: Sequence[str] = (),
+    glibc: Glibc = None,
 ) -> Path:
     """Download the wheel of ``spec`` for ``platform`` and CPython ``python_version`` into ``dest``; return it.
 
-    ``index_args`` are passed to pip as they are (``--index-url URL``, ``--find-links DIR``...).
+    ``index_args`` are passed to pip as they are (``--index-url URL``, ``--find-links DIR``...); ``glibc`` is the
+    newest C library of a Linux target (:func:`slimwheel.tags.pip_platforms`).
     """
     major, minor = parse_python_version(python_version)
     dest = _prepare(dest)
     requirement = f"{spec.project}{spec.specifier}"
-    platform_args = [arg for name in platform_info(platform).pip_platforms for arg in ("--platform", name)]
+    platform_args = [arg for name in pip_platforms(platform, glibc) for arg in ("--platform", name)]
     cmd = _pip(
         sys.executable,
         "download",
@@ -168,7 +184,7 @@ def download(
     if wheel is None:
         log = _write_log(dest, log_name, cmd, proc)
         raise FetchError(f"{what}: pip reported success but no wheel was found in {dest} (full log: {log})")
-    _check_wheel(wheel, spec.project, platform, f"{major}.{minor}", what)
+    _check_wheel(wheel, spec.project, platform, f"{major}.{minor}", what, glibc)
     return wheel
 
 
@@ -229,11 +245,13 @@ def _changed_wheel(before: Mapping[str, tuple[int, int]], dest: Path) -> Path | 
     return dest / changed[0] if len(changed) == 1 else None
 
 
-def _check_wheel(wheel: Path, project: str | None, platform: str, python_version: str, what: str) -> None:
+def _check_wheel(
+    wheel: Path, project: str | None, platform: str, python_version: str, what: str, glibc: Glibc = None
+) -> None:
     name, _, _, tags = parse_wheel_filename(wheel.name)
     if project is not None and name != canonicalize_name(project):
         raise FetchError(f"{what}: got {wheel.name}, a wheel of {name}, not of {canonicalize_name(project)}")
-    if not fits(tags, target_tags(platform, python_version)):
+    if not fits(tags, target_tags(platform, python_version, glibc)):
         shown = ", ".join(sorted(str(t) for t in tags))
         raise FetchError(f"{what}: {wheel.name} ({shown}) is not for {platform} and CPython {python_version}")
 
@@ -247,12 +265,14 @@ def obtain(recipe: PlatformRecipe, dest: Path, *, python: Path | None = None, in
     package = recipe.package
     what = f"{recipe.recipe} for {recipe.platform}"
     if isinstance(package, ProjectSpec):
-        return download(package, recipe.platform, recipe.python_version, dest, index_args=index_args)
+        return download(
+            package, recipe.platform, recipe.python_version, dest, index_args=index_args, glibc=recipe.glibc
+        )
     if isinstance(package, LocalWheel):
         if not package.path.is_file():
             problem = "is not a file" if package.path.exists() else "does not exist"
             raise FetchError(f"{what}: the wheel {package.path} {problem}")
-        _check_wheel(package.path, None, recipe.platform, recipe.python_version, what)
+        _check_wheel(package.path, None, recipe.platform, recipe.python_version, what, recipe.glibc)
         return package.path
     if isinstance(package, RequirementSet):  # several wheels: download_closure gets them (slimwheel.build)
         raise FetchError(f"{what}: requirements name a deploy set of wheels, not one wheel: use download_closure")
@@ -262,7 +282,7 @@ def obtain(recipe: PlatformRecipe, dest: Path, *, python: Path | None = None, in
             f"build on a {recipe.platform} machine, or use project or wheel for it"
         )
     wheel = build_from_source(package, dest, python=python, index_args=index_args)
-    _check_wheel(wheel, None, recipe.platform, recipe.python_version, what)
+    _check_wheel(wheel, None, recipe.platform, recipe.python_version, what, recipe.glibc)
     return wheel
 
 

@@ -46,7 +46,7 @@ from .settings import (
 )
 from .tags import HOST_PYTHON as HOST_PYTHON
 from .tags import PLATFORMS as PLATFORMS
-from .tags import PYTHON_VERSION, unknown_platform
+from .tags import PYTHON_VERSION, parse_glibc, pip_platforms, unknown_platform
 from .tags import parse_python_version as parse_python_version
 from .tags import platform_info as platform_info
 from .tomlfile import kind_and_value, toml_string
@@ -97,6 +97,7 @@ class PlatformRecipe:
     platform: str
     python_version: str
     package: Package
+    glibc: tuple[int, int] | None = None  # the newest C library of a Linux target; None: the platform's default
     prune: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     select: tuple[str, ...] = ()  # rule codes/names and default/all/none; empty = the default set
@@ -135,8 +136,8 @@ class PlatformRecipe:
 
 _KINDS = ("project", "wheel", "requirements", "source")
 _ONE_OF = "use exactly one of project, wheel, requirements, source"
-_TOP_KEYS = ("name", "python-version", "platforms", "package", "shrink", "check", "platform")
-_PLATFORM_KEYS = ("python-version", "package", "shrink", "check")
+_TOP_KEYS = ("name", "python-version", "glibc", "platforms", "package", "shrink", "check", "platform")
+_PLATFORM_KEYS = ("python-version", "glibc", "package", "shrink", "check")
 
 
 # ----------------------------------------------------------------------------------------------------- layers
@@ -147,6 +148,7 @@ class _Layer:
     """One source of settings: ``[tool.slimwheel]``, the recipe's own tables, or one ``[platform.NAME]`` table."""
 
     python_version: Entry | None = None
+    glibc: Entry | None = None
     package_node: Node | None = None
     package: Mapping[str, Entry] = field(default_factory=dict)
     source: Mapping[str, Entry] = field(default_factory=dict)
@@ -163,8 +165,18 @@ def _python_version(node: Node) -> str:
     return text
 
 
+def _glibc(node: Node) -> tuple[int, int]:
+    if isinstance(node.value, float):
+        raise node.error(f'expected a string, got {kind_and_value(node.value)}; quote it: glibc = "2.34"')
+    try:
+        return parse_glibc(node.string())
+    except RecipeError as exc:
+        raise node.error(exc.message) from None
+
+
 def _layer(tables: Mapping[str, Node]) -> _Layer:
     python = tables.get("python-version")
+    glibc = tables.get("glibc")
     package: dict[str, Entry] = {}
     source: dict[str, Entry] = {}
     package_node = tables.get("package")
@@ -186,6 +198,7 @@ def _layer(tables: Mapping[str, Node]) -> _Layer:
     shrink_node = tables.get("shrink")
     return _Layer(
         python_version=Entry(_python_version(python), python) if python is not None else None,
+        glibc=Entry(_glibc(glibc), glibc) if glibc is not None else None,
         package_node=package_node,
         package=package,
         source=source,
@@ -235,6 +248,12 @@ class Recipe:
             parse_python_version(python_version)
         else:
             python_version = next((x.python_version.value for x in reversed(layers) if x.python_version), HOST_PYTHON)
+        glibc_entry = next((x.glibc for x in reversed(layers) if x.glibc), None)
+        if glibc_entry is not None:
+            try:
+                pip_platforms(platform, glibc_entry.value)
+            except RecipeError as exc:
+                raise glibc_entry.node.error(exc.message) from None
         package = self._package(layers, check_files)
         lock = pick("check", "lock")
         if isinstance(package, RequirementSet) and lock is not None:
@@ -252,6 +271,7 @@ class Recipe:
             source_file=self.path,
             platform=platform,
             python_version=python_version,
+            glibc=glibc_entry.value if glibc_entry is not None else None,
             package=package,
             prune=value("shrink", "prune", ()),
             keep=value("shrink", "keep", ()),

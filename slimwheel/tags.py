@@ -35,7 +35,19 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .errors import BadWheel, RecipeError, did_you_mean
 
-__all__ = ["fits", "interpreter_tags", "runs_here", "target_tags", "wheel_fits", "wheel_runs_here", "wheel_tags"]
+__all__ = [
+    "fits",
+    "interpreter_tags",
+    "pip_platforms",
+    "runs_here",
+    "target_tags",
+    "wheel_fits",
+    "wheel_runs_here",
+    "wheel_tags",
+]
+
+#: A target's newest C library, ``(2, 34)`` for glibc 2.34; None: the platform's default (manylinux_2_28).
+Glibc = tuple[int, int] | None
 
 
 def fits(wheel_tags: Iterable[Tag | str], accepted: Iterable[Tag | str]) -> bool:
@@ -170,21 +182,43 @@ def unknown_platform(name: str) -> str:
 # ---------------------------------------------------------------------------------------- a target platform
 
 
-def _expanded_platforms(platform: str) -> list[str]:
+def pip_platforms(platform: str, glibc: Glibc = None) -> tuple[str, ...]:
+    """pip's ``--platform`` values for ``platform``, most preferred first. ``glibc`` (Linux platforms only) is the
+    newest C library the target has: wheels for a newer one are never chosen; None keeps the platform's default
+    (manylinux_2_28, which the oldest devices still in service have). A :class:`RecipeError` for another platform."""
+    info = platform_info(platform)
+    if glibc is None:
+        return info.pip_platforms
+    if not platform.startswith("linux_") or glibc[0] != 2:
+        raise RecipeError(f"glibc {glibc[0]}.{glibc[1]} can't apply to {platform}: only to Linux platforms, as 2.N")
+    arch = platform.removeprefix("linux_")
+    return _linux(arch, 5 if arch in ("x86_64", "i686") else 17, max(glibc[1], 17))
+
+
+def parse_glibc(text: str) -> tuple[int, int]:
+    """``"2.34"`` → ``(2, 34)``; a :class:`RecipeError` for anything else."""
+    match = re.fullmatch(r"2\.(1[7-9]|[2-9]\d)", text)
+    if not match:
+        raise RecipeError(f"glibc {text!r} is not a glibc version a wheel can target, like '2.34' (2.17 or newer)")
+    return 2, int(match.group(1))
+
+
+def _expanded_platforms(platform: str, glibc: Glibc = None) -> list[str]:
     """The platform tags pip accepts for ``platform``: a macOS ``--platform`` also accepts older versions."""
     tags: list[str] = []
-    for name in platform_info(platform).pip_platforms:
+    for name in pip_platforms(platform, glibc):
         match = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", name)
         new = mac_platforms((int(match.group(1)), int(match.group(2))), match.group(3)) if match else [name]
         tags.extend(t for t in new if t not in tags)
     return tags
 
 
-def target_tags(platform: str, python_version: str) -> frozenset[Tag]:
-    """Every wheel tag a CPython ``python_version`` on ``platform`` accepts (what pip's target options select)."""
+def target_tags(platform: str, python_version: str, glibc: Glibc = None) -> frozenset[Tag]:
+    """Every wheel tag a CPython ``python_version`` on ``platform`` (with C library ``glibc``) accepts: what pip's
+    target options select."""
     version = parse_python_version(python_version)
     interpreter = f"cp{version[0]}{version[1]}"
-    platforms = _expanded_platforms(platform)
+    platforms = _expanded_platforms(platform, glibc)
     return frozenset(
         [
             *cpython_tags(version, [interpreter], platforms),
@@ -193,9 +227,9 @@ def target_tags(platform: str, python_version: str) -> frozenset[Tag]:
     )
 
 
-def wheel_fits(wheel: Path, platform: str, python_version: str) -> bool:
-    """Whether ``wheel`` installs on ``platform`` under CPython ``python_version``."""
-    return fits(wheel_tags(wheel), target_tags(platform, python_version))
+def wheel_fits(wheel: Path, platform: str, python_version: str, glibc: Glibc = None) -> bool:
+    """Whether ``wheel`` installs on ``platform`` (with C library ``glibc``) under CPython ``python_version``."""
+    return fits(wheel_tags(wheel), target_tags(platform, python_version, glibc))
 
 
 # --------------------------------------------------------------------------------------------- this machine

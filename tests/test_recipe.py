@@ -24,6 +24,7 @@ from slimwheel.recipe import (
     platform_info,
 )
 from slimwheel.rules import select_rules
+from slimwheel.tags import pip_platforms, wheel_fits
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "recipes.md"
@@ -159,6 +160,25 @@ def test_defaults(recipe_file: Path) -> None:
     resolved = recipe.for_platform("linux_x86_64")
     assert resolved.rules == select_rules(None)  # empty select = the default set
     assert not resolved.has_check
+
+
+def test_glibc_caps_the_linux_wheels_chosen(recipe_file: Path) -> None:
+    """``glibc`` (top level or per platform) is the target's newest C library: pip may choose manylinux wheels up to
+    it, never newer; without it a Linux platform stops at manylinux_2_28."""
+    write(recipe_file, 'platforms = ["linux_x86_64", "linux_aarch64"]\n[package]\nproject = "six"\n'
+          '[platform.linux_aarch64]\nglibc = "2.34"\n')
+    recipe = load_recipe(recipe_file)
+    x86, arm = recipe.for_platform("linux_x86_64"), recipe.for_platform("linux_aarch64")
+    assert x86.glibc is None and arm.glibc == (2, 34)
+    assert pip_platforms("linux_x86_64", x86.glibc)[0] == "manylinux_2_28_x86_64"
+    arm_platforms = pip_platforms("linux_aarch64", arm.glibc)
+    assert arm_platforms[:2] == ("manylinux_2_34_aarch64", "manylinux_2_33_aarch64")
+    assert "manylinux_2_35_aarch64" not in arm_platforms and "manylinux2014_aarch64" in arm_platforms
+    assert arm_platforms[-1] == "linux_aarch64"
+    tflite = "tflite_runtime-2.14.0-cp311-cp311-manylinux_2_34_aarch64.whl"
+    assert wheel_fits(Path(tflite), "linux_aarch64", "3.11", (2, 34))
+    assert not wheel_fits(Path(tflite), "linux_aarch64", "3.11")  # manylinux_2_28 by default
+    assert not wheel_fits(Path(tflite), "linux_aarch64", "3.11", (2, 31))
 
 
 def test_python_version_argument_wins(recipe_file: Path) -> None:
@@ -446,8 +466,8 @@ ERRORS: list[tuple[str, str, int | None, str]] = [
         "unknown-top-key",
         "shrnk = {}\n" + MINIMAL,
         1,
-        "shrnk: unknown key; did you mean 'shrink'? (known: name, python-version, platforms, package, shrink, "
-        "check, platform)",
+        "shrnk: unknown key; did you mean 'shrink'? (known: name, python-version, glibc, platforms, package, "
+        "shrink, check, platform)",
     ),
     (
         "unknown-shrink-key",
@@ -483,7 +503,7 @@ ERRORS: list[tuple[str, str, int | None, str]] = [
         "unknown-platform-key",
         MINIMAL + '[platform.win32]\nname = "x"\n',
         6,
-        "platform.win32.name: unknown key (known: python-version, package, shrink, check)",
+        "platform.win32.name: unknown key (known: python-version, glibc, package, shrink, check)",
     ),
     ("name-type", "name = 3\n" + MINIMAL, 1, "name: expected a string, got an integer (3)"),
     ("name-empty", 'name = " "\n' + MINIMAL, 1, "name: must not be empty"),
@@ -492,6 +512,24 @@ ERRORS: list[tuple[str, str, int | None, str]] = [
         'name = "my recipe"\n' + MINIMAL,
         1,
         "name: 'my recipe' must be letters, digits, '.', '_' or '-' (it names output files)",
+    ),
+    (
+        "glibc-float",
+        "glibc = 2.34\n" + MINIMAL,
+        1,
+        'glibc: expected a string, got a float (2.34); quote it: glibc = "2.34"',
+    ),
+    (
+        "glibc-form",
+        'glibc = "2.5"\n' + MINIMAL,
+        1,
+        "glibc: glibc '2.5' is not a glibc version a wheel can target, like '2.34' (2.17 or newer)",
+    ),
+    (
+        "glibc-not-linux",
+        'platforms = ["linux_x86_64", "win32"]\n[package]\nproject = "six"\n[platform.win32]\nglibc = "2.34"\n',
+        5,
+        "platform.win32.glibc: glibc 2.34 can't apply to win32: only to Linux platforms, as 2.N",
     ),
     (
         "python-version-float",
