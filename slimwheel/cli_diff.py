@@ -5,7 +5,8 @@ OLD and NEW are two wheel files, or two directories whose ``*.whl`` files are pa
 applies to the sums of each side.
 
 Guarantees: every wheel is read (and a bad one refused, exit 2, one line) before anything is shown; the JSON
-(``--json FILE``, or ``-`` for standard output, the tables then going to standard error) is written atomically;
+(``--json FILE``, or ``-`` for standard output, the tables then going to standard error) and the page
+(``--html FILE``, :mod:`slimwheel.htmlreport`) are written atomically;
 ``--max-growth SIZE|PCT`` exceeded ends with exit 3 and one line on standard error saying by how much NEW grew and
 by how much that is over the budget (the JSON and the report are still written first).
 Must not know: zip files (wheels are opened by :func:`slimwheel.contents.read_wheel`, the one place that does),
@@ -40,6 +41,7 @@ from .diff import (
     to_json,
 )
 from .errors import ExitCode, UsageError
+from .htmlreport import diff_html, write_html
 
 if TYPE_CHECKING:
     from .cli_common import Subparsers
@@ -77,6 +79,12 @@ def add_parser(sub: Subparsers) -> None:
         help="also write the diff as JSON (schema-versioned) to FILE; '-' for standard output (the tables then go "
         "to standard error)",
     )
+    dif.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write one self-contained HTML page: OLD and NEW as treemaps side by side, coloured by growth, "
+        "and a searchable table of every file",
+    )
     dif.add_argument("--top", type=positive, default=10, metavar="N", help="rows per table (default 10)")
     dif.add_argument(
         "--max-growth",
@@ -113,6 +121,8 @@ def execute(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
             write_json(args.json, set_json(diff, measure=measure, top=args.top, gate=verdict))
         else:
             write_json(args.json, to_json(diff, measure=measure, top=args.top, gate=verdict))
+    if args.html is not None:
+        write_html(args.html, diff_html(diff, measure))
     if verdict is not None and shown is out:
         style = "bold red" if verdict.exceeded else "green"
         views[-1].append(Text(shown.safe(verdict.message()), style=style))

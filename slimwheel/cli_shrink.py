@@ -1,9 +1,10 @@
 """``slimwheel shrink``: its options, the checks between them, and the report of what was written.
 
 Guarantees: a combination of options that can't be used is refused (exit 2) before the output directory is
-touched; the JSON report is written before the human one, and broken budgets go to standard error even with
-``--quiet``. Without a check or a lock, a wheel that can't be shrunk is reported and the others still are (exit 2);
-else 130 if the check was interrupted, 3 if a budget is broken (the exit codes: :mod:`slimwheel.cli`).
+touched; the JSON report (then the ``--html`` page) is written before the human one, and broken budgets go to
+standard error even with ``--quiet``. Without a check or a lock, a wheel that can't be shrunk is reported and the
+others still are (exit 2); else 130 if the check was interrupted, 3 if a budget is broken (the exit codes:
+:mod:`slimwheel.cli`).
 Must not know: zip files, how a wheel is shrunk or a check is run (:mod:`slimwheel.shrink`), or how a report is
 laid out (:mod:`slimwheel.report`).
 """
@@ -33,8 +34,10 @@ from .console import AppConsole, plural, progress_display
 from .deployset import SetSummary, complete, index_arguments, resolve
 from .errors import ExitCode, OutputError, SlimwheelError, UsageError
 from .fetch import Target
+from .htmlreport import shrink_html, write_html
 from .lock import Lock, lock_paths_for, locks_for_wheels
 from .options import CheckOptions, Learn, Mode, Replay, RulesOnly, ShrinkOptions, check_options, default_cache_dir
+from .outputs import is_stdout
 from .prepared import prepare_output_dir
 from .report import WheelReport, over_budget_messages, renderables, to_json, total_renderable
 from .rules import Patterns, select_rules
@@ -162,6 +165,12 @@ def _add_outputs(shr: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also write the full report as JSON to FILE; '-' for standard output (the report then goes to "
         "standard error)",
+    )
+    shr.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the report as one self-contained HTML page to FILE: a treemap of the installed bytes "
+        "before and after, coloured by what happened to each file, totals, and every file with its fate",
     )
     shr.add_argument(
         "--allow-bad-record",
@@ -328,6 +337,8 @@ def execute(args: argparse.Namespace, out: AppConsole, err: AppConsole) -> int:
     )
     if args.debuglink and args.debug_symbols is None:
         raise UsageError("--debuglink needs --debug-symbols DIR (the debug files it links to)")
+    if args.html is not None and is_stdout(args.html):
+        raise UsageError("--html needs a file name: a page is a file to open, not for standard output")
     target = Target(tuple(args.platforms), args.python_version, args.implementation, tuple(args.abis))
     wheel_args, specs = _split_inputs(args.wheels)
     from_requirements = bool(specs or args.requirement_files)
@@ -476,8 +487,8 @@ def _show_reports(
     err: AppConsole,
     summary: SetSummary | None = None,
 ) -> None:
-    """The JSON first (a machine reads it whatever happens next), then the human report, then broken budgets on
-    standard error, even with --quiet."""
+    """The JSON first (a machine reads it whatever happens next), then the HTML page, then the human report, then
+    broken budgets on standard error, even with --quiet."""
     json_error: OutputError | None = None
     if args.json is not None:
         try:
@@ -487,6 +498,11 @@ def _show_reports(
             write_json(args.json, document)
         except OutputError as exc:
             json_error = exc
+    if args.html is not None and reports:
+        try:
+            write_html(args.html, shrink_html(reports, total_budget=args.max_total_size, summary=summary))
+        except OutputError as exc:
+            json_error = json_error or exc
     if not args.quiet:
         show_each(view, (renderables(report, verbose=args.verbose, safe=view.safe) for report in reports))
     if len(reports) > 1 or args.max_total_size is not None or (args.quiet and reports):

@@ -69,6 +69,7 @@ class FileStats:
     category: Category
     compressed: int
     installed: int
+    location: str = ""  # install path: relative to site-packages, or "<scheme>/…" for scripts, headers and data
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class Inspection:
     largest: tuple[FileStats, ...]  # the top files by installed size
     native: tuple[NativeFile, ...]  # every ELF/PE/Mach-O file, largest first
     tree: TreeNode  # installed layout; non-site-packages schemes under "<scripts>", "<headers>", "<data>"
+    every_file: tuple[FileStats, ...] = ()  # every file, in archive order (not in the JSON: ``--html`` draws it)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -147,7 +149,9 @@ def inspect_wheel(wheel: Wheel, *, top: int = 20) -> Inspection:
         stats[0] += 1
         stats[1] += compressed
         stats[2] += entry.size
-        files.append(FileStats(entry.path, category, compressed, entry.size))
+        scheme, where = wheel.location(entry.path)
+        where = where if scheme in _SITE_SCHEMES else f"<{scheme}>/{where}"
+        files.append(FileStats(entry.path, category, compressed, entry.size, where))
         info = describe_entry(entry)
         if info is not None:
             native.append(
@@ -163,6 +167,7 @@ def inspect_wheel(wheel: Wheel, *, top: int = 20) -> Inspection:
                     vendored=category is Category.VENDORED,
                 )
             )
+    every_file = tuple(files)
     order = list(Category)
     category_stats = sorted(
         (CategoryStats(cat, n, c, i) for cat, (n, c, i) in per_category.items()),
@@ -182,6 +187,7 @@ def inspect_wheel(wheel: Wheel, *, top: int = 20) -> Inspection:
         largest=tuple(files[: max(top, 0)]),
         native=tuple(native),
         tree=_build_tree(wheel),
+        every_file=every_file,
     )
 
 

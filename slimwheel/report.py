@@ -9,9 +9,11 @@ out so that none is ever wrapped (:class:`~slimwheel.console.NameTable`).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import PurePosixPath
 
 from rich.console import Group, RenderableType
@@ -84,6 +86,64 @@ class Stripped:
 class LeftAlone:
     path: str
     reason: str
+
+
+class Fate(StrEnum):
+    """What a shrink did to one file (see :func:`removal_fate` for how a removal's reason maps to one)."""
+
+    KEPT = "kept"  # written as it was
+    KEPT_FOR_SAFETY = "kept-for-safety"  # a rule or pattern chose it; safety kept it (licence, __init__, import)
+    STRIPPED = "stripped"  # a native file written with its symbols stripped
+    REWRITTEN = "rewritten"  # a Python file minified (or a source replaced by its bytecode)
+    METADATA = "metadata"  # dist-info rewritten (RECORD, entry points, tags) or a stale signature dropped
+    STUB = "stub"  # a stub module written in place of what the check did not need
+    ADDED = "added"  # a new file (bytecode written by --bytecode-only)
+    REMOVED_BY_RULE = "removed-by-rule"
+    REMOVED_BY_PATTERN = "removed-by-pattern"  # --prune
+    REMOVED_BY_CHECK = "removed-by-check"  # trial deletion: the check did not need it
+    STUBBED = "stubbed"  # removed, its module replaced by a stub
+    REMOVED = "removed"  # removed for another reason (an entry_points.txt left empty)
+
+
+_RULE_REASON = re.compile(r"^([A-Z]+[0-9]+) ")
+_FROM_LOCK = " (from the lock)"
+
+
+def removal_fate(reason: str) -> tuple[Fate, str]:
+    """The fate of a file removed for ``reason`` (a plan's, the trial's or a lock's words), and the rule code
+    (``"SW001"``) when a rule removed it, else ``""``. A lock replay's ``"… (from the lock)"`` counts as the
+    reason it quotes."""
+    if reason.endswith(_FROM_LOCK):
+        reason = reason[: -len(_FROM_LOCK)]
+    if reason.startswith("stubbed:"):
+        return Fate.STUBBED, ""
+    if reason.startswith("not needed by the check"):
+        return Fate.REMOVED_BY_CHECK, ""
+    if reason.startswith("--prune "):
+        return Fate.REMOVED_BY_PATTERN, ""
+    rule = _RULE_REASON.match(reason)
+    if rule is not None:
+        return Fate.REMOVED_BY_RULE, rule.group(1)
+    return Fate.REMOVED, ""
+
+
+@dataclass(frozen=True)
+class FileFate:
+    """One file of the input or output wheel: where it installs, what happened to it and why, its sizes before and
+    after (0 when not in that wheel). It is in the input unless its fate is ``ADDED``, and in the output if
+    ``written``."""
+
+    path: str  # archive path
+    location: str  # install path: relative to site-packages, or "<scheme>/…" for scripts, headers and data
+    category: str
+    fate: Fate
+    reason: str  # "" for a file kept as it was
+    before: int  # installed bytes
+    after: int
+    compressed_before: int
+    compressed_after: int
+    written: bool  # in the output wheel
+    rule: str = ""  # the rule code for REMOVED_BY_RULE
 
 
 @dataclass(frozen=True)
@@ -164,6 +224,7 @@ class WheelReport:
     lock: LockSummary | None = None
     unused_by_check: bool = False  # a check ran and kept nothing of this wheel but its metadata and licences
     debug_symbols: DebugSymbols | None = None  # --debug-symbols: the debug files kept aside
+    files: list[FileFate] = field(default_factory=list)  # every file before and after, with its fate (not in JSON)
 
     @property
     def over_budget(self) -> bool:

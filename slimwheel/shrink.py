@@ -31,10 +31,24 @@ from .learn import learn, rewritten_unverified, verify
 from .licences import ensure_licences_kept, licence_paths
 from .options import Learn, Mode, Replay, RulesOnly, ShrinkOptions
 from .prepared import Prepared, prepare
+from .records import SIGNATURE_FILES
 from .replay import replayed, saved
-from .report import CheckSummary, DebugSymbols, LeftAlone, Removed, Snapshot, Stripped, WheelReport
+from .report import (
+    CheckSummary,
+    DebugSymbols,
+    Fate,
+    FileFate,
+    LeftAlone,
+    Removed,
+    Snapshot,
+    Stripped,
+    WheelReport,
+    removal_fate,
+)
 from .trial import TrialEvent
-from .writer import write_wheel
+from .writer import WrittenWheel, write_wheel
+
+_SITE_SCHEMES = frozenset({"purelib", "platlib"})
 
 
 def run(
@@ -185,4 +199,82 @@ def finish(p: Prepared, options: ShrinkOptions, check: CheckSummary | None = Non
         lock=p.lock,
         unused_by_check=unused,
         debug_symbols=debug,
+        files=file_fates(p, written, check),
     )
+
+
+def file_fates(p: Prepared, written: WrittenWheel, check: CheckSummary | None = None) -> list[FileFate]:
+    """Every file of the input and of the output, in that order, with what happened to it and why (the per-file
+    listing of the report: ``--html`` draws it)."""
+    wheel, plan = p.wheel, p.plan
+    after = {m.path: m for m in written.members}
+    stubs = {s.stub_path: s.module for s in p.stubs}
+    restored = set(check.restored) if check is not None else set()
+    signatures = {f"{wheel.dist_info}/{name}" for name in SIGNATURE_FILES}
+    record = f"{wheel.dist_info}/RECORD"
+
+    def location(path: str) -> str:
+        scheme, rel = wheel.location(path)
+        return rel if scheme in _SITE_SCHEMES else f"<{scheme}>/{rel}"
+
+    def category(path: str) -> str:
+        return p.categories.get(path, Category.METADATA).value
+
+    fates: list[FileFate] = []
+    for entry in wheel.entries:
+        path = entry.path
+        out = after.get(path)
+        rule = ""
+        strip = p.strip_results.get(path)
+        if path in plan.remove:
+            reason = plan.remove[path]
+            fate, rule = removal_fate(reason)
+        elif path in stubs:
+            fate, reason = Fate.STUB, f"stub for {stubs[path]}: raises ImportError naming slimwheel if used"
+        elif out is None and path in signatures:
+            fate, reason = Fate.METADATA, "a signature over the old RECORD: invalid after any change, dropped"
+        elif out is None:
+            fate, reason = Fate.REWRITTEN, "replaced by its bytecode (--bytecode-only)"
+        elif strip is not None and strip.status is StripStatus.STRIPPED:
+            fate, reason = Fate.STRIPPED, strip.reason
+        elif path in plan.kept:
+            fate, reason = Fate.KEPT_FOR_SAFETY, plan.kept[path]
+        elif path == record:
+            fate, reason = Fate.METADATA, "rewritten: lists the output's files"
+        elif path in restored:
+            fate, reason = Fate.KEPT, "kept as it was: its rewrite failed the check"
+        elif out.size != entry.size and wheel.is_metadata(path):
+            fate, reason = Fate.METADATA, "rewritten (entry points or tags)"
+        elif out.size != entry.size:
+            fate, reason = Fate.REWRITTEN, "rewritten (--minify)"
+        else:
+            fate, reason = Fate.KEPT, ""
+        fates.append(
+            FileFate(
+                path,
+                location(path),
+                category(path),
+                fate,
+                reason,
+                entry.size,
+                out.size if out is not None else 0,
+                wheel.compressed_sizes.get(path, 0),
+                out.compressed_size if out is not None else 0,
+                out is not None,
+                rule,
+            )
+        )
+    before = set(wheel.by_path)
+    for m in written.members:
+        if m.path in before:
+            continue
+        if m.path in stubs:
+            fate, reason = Fate.STUB, f"stub for {stubs[m.path]}: raises ImportError naming slimwheel if used"
+        elif m.path.endswith(".pyc"):
+            fate, reason = Fate.ADDED, "bytecode written by --bytecode-only"
+        else:
+            fate, reason = Fate.ADDED, "added by slimwheel"
+        fates.append(
+            FileFate(m.path, location(m.path), category(m.path), fate, reason, 0, m.size, 0, m.compressed_size, True)
+        )
+    return fates
