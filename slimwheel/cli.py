@@ -10,8 +10,8 @@ terminal or a log, their width) is :mod:`slimwheel.console`'s business; output f
 
 Exit codes: 0 success; 1 internal error (a bug); 2 bad command line, bad input wheel, unusable output, or a
 check that can't be used (fails with the original wheels, passes without them, flaky); 3 a --max-size /
---max-total-size budget is exceeded, or ``diff --max-growth``; 4 ``--verify``: the check failed on the result of a lock replay (nothing
-written); 130 interrupted (with --check: after writing the best verified result).
+--max-total-size budget is exceeded, or ``diff --max-growth``; 4 ``--verify``: the check failed on the result of a
+lock replay (nothing written); 130 interrupted (with --check: after writing the best verified result).
 
 Must not know: any command's options or work, zip files, or how a report is laid out.
 """

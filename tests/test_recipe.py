@@ -165,8 +165,11 @@ def test_defaults(recipe_file: Path) -> None:
 def test_glibc_caps_the_linux_wheels_chosen(recipe_file: Path) -> None:
     """``glibc`` (top level or per platform) is the target's newest C library: pip may choose manylinux wheels up to
     it, never newer; without it a Linux platform stops at manylinux_2_28."""
-    write(recipe_file, 'platforms = ["linux_x86_64", "linux_aarch64"]\n[package]\nproject = "six"\n'
-          '[platform.linux_aarch64]\nglibc = "2.34"\n')
+    write(
+        recipe_file,
+        'platforms = ["linux_x86_64", "linux_aarch64"]\n[package]\nproject = "six"\n'
+        '[platform.linux_aarch64]\nglibc = "2.34"\n',
+    )
     recipe = load_recipe(recipe_file)
     x86, arm = recipe.for_platform("linux_x86_64"), recipe.for_platform("linux_aarch64")
     assert x86.glibc is None and arm.glibc == (2, 34)
