@@ -115,6 +115,7 @@ def prepare(architecture: str, python_version: str, cache_dir: Path) -> Prepared
     home = _home(architecture, version, cache_dir)
     python = home / "bin" / f"python{version}"
     if (home / _MARKER).is_file() and python.is_file():
+        _write_cpuinfo(home / "sysroot", architecture)  # emulators prepared before it was written
         return Prepared(python, already=True)
     qemu = _tool(qemu_name, "install it with: apt-get install qemu-user-static")
     apt_get = _tool("apt-get", "preparing an emulator needs a Debian or Ubuntu machine (apt-get, dpkg-deb)")
@@ -160,6 +161,7 @@ def prepare(architecture: str, python_version: str, cache_dir: Path) -> Prepared
         _write_wrapper(
             work / "bin" / python.name, qemu, home / "sysroot", home / "sysroot" / "usr" / "bin" / target.name
         )
+        _write_cpuinfo(sysroot, architecture)
         shutil.rmtree(home, ignore_errors=True)  # a prepare that stopped half-way
         work.rename(home)
         work.mkdir()  # for TemporaryDirectory's cleanup
@@ -167,6 +169,34 @@ def prepare(architecture: str, python_version: str, cache_dir: Path) -> Prepared
     _run([str(python), "-c", "import ssl, ctypes, venv, json"], "the emulated interpreter's first run")
     (home / _MARKER).write_text(f"{architecture} CPython {version} via {qemu}\n", encoding="utf-8")
     return Prepared(python, already=False)
+
+
+#: One CPU of ``/proc/cpuinfo`` as an arm64 Linux kernel writes it (a Cortex-A76, as in a Raspberry Pi 5).
+_ARM64_CPU = """processor\t: {n}
+BogoMIPS\t: 108.00
+Features\t: fp asimd evtstrm crc32 cpuid
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU variant\t: 0x4
+CPU part\t: 0xd0b
+CPU revision\t: 1
+
+"""
+
+
+def _write_cpuinfo(sysroot: Path, architecture: str) -> None:
+    """``SYSROOT/proc/cpuinfo`` for the guest: qemu-user 7.2 passes the host's x86 ``/proc/cpuinfo`` through, and
+    code that parses it for CPU features crashes (LiteRT's, in ai-edge-litert 2.3.0: a SIGSEGV before any model
+    loads). qemu's ``-L`` looks up every path under the sysroot first, so the guest reads this file instead; the
+    rest of ``/proc`` (``/proc/self/maps``) is not in the sysroot and still comes from qemu."""
+    if architecture != "aarch64":
+        return
+    path = sysroot / "proc" / "cpuinfo"
+    text = "".join(_ARM64_CPU.format(n=n) for n in range(os.cpu_count() or 1))
+    if path.is_file() and path.read_text(encoding="ascii") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="ascii")
 
 
 def _write_wrapper(path: Path, qemu: str, sysroot: Path, target: Path) -> None:

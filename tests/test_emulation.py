@@ -110,3 +110,21 @@ def test_build_verifies_the_x86_lock_on_aarch64_under_emulation(emulated: tuple[
     assert report["lock"]["coverage"] >= 0.95 and report["lock"]["verified"] is True
     print(f"aarch64 numpy 2.4.6 lock under emulation: coverage {report['lock']['coverage']:.4f}, {outcome['note']}")
     assert lock.read_bytes() == before
+
+
+def test_litert_set_verified_under_emulation(emulated: tuple[Path, Path], tmp_path: Path) -> None:
+    """recipes/ai-edge-litert.toml on linux_aarch64: the eight locks learned on x86-64 replayed and the LiteRT model
+    check run once under emulation. LiteRT reads ``/proc/cpuinfo`` for CPU features and crashed on the x86 one
+    qemu-user passes through: the emulator gives the guest an arm64 one (``SYSROOT/proc/cpuinfo``)."""
+    python, cache = emulated
+    sysroot = python.parent.parent / "sysroot"
+    assert "CPU architecture: 8" in (sysroot / "proc" / "cpuinfo").read_text()
+    repo = Path(__file__).parent.parent
+    command = [sys.executable, "-m", "slimwheel", "build", "recipes/ai-edge-litert.toml", "--platform"]
+    command += ["linux_aarch64", "--cache-dir", str(cache), "-w", str(tmp_path / "out")]
+    command += ["--json", str(tmp_path / "build.json")]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (outcome,) = json.loads((tmp_path / "build.json").read_text())["builds"]
+    assert outcome["mode"] == "lock-verified" and "checked under emulation (qemu-aarch64)" in outcome["note"]
+    assert all(r["lock"]["verified"] for r in outcome["reports"])

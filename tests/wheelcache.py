@@ -63,6 +63,20 @@ ONNXRUNTIME_AARCH64 = RealWheel(
 )
 ONNXRUNTIME_WIN64 = RealWheel("onnxruntime", "1.31.1", "win_amd64")
 SCIPY_LINUX = RealWheel("scipy", "1.17.1", "manylinux_2_28_x86_64")
+# ai-edge-litert 2.3.0's closure (recipes/ai-edge-litert.toml; numpy is NUMPY_LINUX/NUMPY_AARCH64/NUMPY_WIN64).
+LITERT_LINUX = RealWheel("ai-edge-litert", "2.3.0", "manylinux_2_27_x86_64")
+LITERT_AARCH64 = RealWheel("ai-edge-litert", "2.3.0", "manylinux_2_27_aarch64")
+LITERT_WIN64 = RealWheel("ai-edge-litert", "2.3.0", "win_amd64")
+LITERT_ML_DTYPES_LINUX = RealWheel("ml-dtypes", "0.6.0", "manylinux_2_28_x86_64")
+LITERT_ML_DTYPES_AARCH64 = RealWheel("ml-dtypes", "0.6.0", "manylinux_2_28_aarch64")
+LITERT_ML_DTYPES_WIN64 = RealWheel("ml-dtypes", "0.6.0", "win_amd64")
+LITERT_PROTOBUF_LINUX = RealWheel("protobuf", "7.36.2", "manylinux2014_x86_64")  # abi3 wheels, preferred by pip
+LITERT_PROTOBUF_AARCH64 = RealWheel("protobuf", "7.36.2", "manylinux2014_aarch64")
+LITERT_PROTOBUF_WIN64 = RealWheel("protobuf", "7.36.2", "win_amd64")
+LITERT_BACKPORTS_STRENUM = RealWheel("backports.strenum", "1.2.8", "any")  # pure Python: one wheel everywhere
+LITERT_FLATBUFFERS = RealWheel("flatbuffers", "25.12.19", "any")
+LITERT_TQDM = RealWheel("tqdm", "4.70.1", "any")
+LITERT_TYPING_EXTENSIONS = RealWheel("typing-extensions", "4.16.0", "any")
 
 ALL = (
     NUMPY_LINUX,
