@@ -41,7 +41,10 @@ CACHED: dict[str, dict[str, RealWheel]] = {
         "win_amd64": wheelcache.ONNXRUNTIME_WIN64,
     },
     "scipy": {"linux_x86_64": wheelcache.SCIPY_LINUX, "win_amd64": RealWheel("scipy", "1.17.1", "win_amd64")},
-    "tflite-runtime": {"linux_x86_64": RealWheel("tflite-runtime", "2.14.0", "manylinux2014_x86_64")},
+    "tflite-runtime": {
+        "linux_x86_64": RealWheel("tflite-runtime", "2.14.0", "manylinux2014_x86_64"),
+        "linux_aarch64": RealWheel("tflite-runtime", "2.14.0", "manylinux_2_34_aarch64"),
+    },
 }
 TORCH_WHEEL = Path(
     os.environ.get("SLIMWHEEL_TEST_TORCH", "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
