@@ -4,6 +4,8 @@ the rules and the lock learned on Linux, and every output a valid wheel within t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -209,6 +211,12 @@ def test_torch_recipe_lock_replays_on_the_local_wheel(
     lock = read_lock(pr.lock)
     (report,) = run([TORCH_WHEEL], tmp_path, shrink_options_of(pr, None), Replay(((lock, pr.lock),)))
     assert report.lock is not None and report.lock.coverage == 1.0
+    # the golden case lock/TORCH_CPU (``shrink --lock torch-cpu.lock``, the recipe's options) is this very replay:
+    # it is checked here, once, rather than replaying torch's 190 MB a second time in test_golden.py
+    recorded = json.loads((REPO / "tests" / "golden.json").read_text(encoding="utf-8"))["cases"]["lock/TORCH_CPU"]
+    assert (
+        report.output is not None and hashlib.sha256(Path(report.output).read_bytes()).hexdigest() == recorded["output"]
+    )
     assert report.after.archive <= (pr.max_size or 0)
     assert report.after.total.installed <= 400 * MB
     assert check_options_of(pr, tmp_path / "cache", None).trial.checks  # the check is there for --verify
