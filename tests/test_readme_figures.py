@@ -135,3 +135,32 @@ def test_python_rewrites() -> None:
     stands(f"with `--minify` the wheel is {mb(runs['torch --minify']['compressed'])} MB")
     stands(f"**{mb(runs['story --minify']['compressed'])} MB**")
     stands(f"{mb(runs['story --minify, level 12']['compressed'])} MB at `--compress-level 12`")
+
+
+def test_aarch64_story_under_emulation() -> None:
+    data = result("aarch64.json")
+    assert data["machine"]["commit"] and "bench_aarch64" in data["machine"]["command"]
+    stock, noblas = data["stock"], data["noblas"]
+    stands(f"16.55 → **{mb(stock['compressed_after'])} MB** (target ≤ 14)")
+    assert mb(stock["compressed_before"]) == "16.55" and stock["compressed_after"] <= 14 * MB
+    stands(f"{mb(noblas['compressed_before'])} → **{mb(noblas['compressed_after'])} MB** (target ≤ 4.0)")
+    assert noblas["compressed_after"] <= 4 * MB
+    assert data["outputs_unchanged"] and stock["output_unchanged"] and noblas["output_unchanged"]
+    stands(f"One emulated check cycle: **{data['cycle']['median']:.2f} s** (target ≤ 3)")
+    assert data["cycle"]["median"] == statistics.median(data["cycle"]["all"]) and data["cycle"]["median"] <= 3
+    lock = data["lock"]
+    assert lock["mode"] == "lock-verified" and lock["verified"] is True
+    stands(f"maps {lock['mapped']}/{lock['total']} removals onto the aarch64 wheel and passes the check")
+
+
+def test_html_report_figures() -> None:
+    data = result("html.json")
+    assert data["machine"]["commit"] and "bench_html" in data["machine"]["command"]
+    pages = {p["page"]: p for p in data["results"]}
+    torch, numpy = pages["torch shrink"], pages["numpy shrink"]
+    stands(
+        f"({torch['files']:,} files) is {torch['bytes'] / MB:.2f} MB and is painted in "
+        f"{torch['painted_ms']['median']:.0f} ms"
+    )
+    stands(f"numpy's in {numpy['painted_ms']['median']:.0f} ms")
+    assert torch["bytes"] <= 2 * MB and torch["painted_ms"]["median"] <= 2000
