@@ -10,7 +10,8 @@ Guarantees: every wheel is read (and a bad one refused, exit 2, one line) before
 ``--max-growth SIZE|PCT`` exceeded ends with exit 3 and one line on standard error saying by how much NEW grew and
 by how much that is over the budget (the JSON and the report are still written first).
 Must not know: zip files (wheels are opened by :func:`slimwheel.contents.read_wheel`, the one place that does),
-how paths are matched or sizes summed (:mod:`slimwheel.diff`), or how the report is laid out.
+how paths are matched or sizes summed (:mod:`slimwheel.diff`), or how the report is laid out
+(:mod:`slimwheel.diffreport`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,9 @@ from .diff import (
     gate,
     pair_wheels,
     parse_limit,
-    renderables,
-    set_json,
-    set_renderables,
     summarize,
-    to_json,
 )
+from .diffreport import renderables, set_json, set_renderables, to_json
 from .errors import ExitCode, UsageError
 from .htmlreport import diff_html, write_html
 

@@ -33,9 +33,9 @@ from slimwheel.diff import (
     match_paths,
     pair_wheels,
     parse_limit,
-    to_json,
     treemap_rows,
 )
+from slimwheel.diffreport import to_json
 from slimwheel.errors import UsageError
 
 LINUX_SO = ".cpython-311-x86_64-linux-gnu.so"
