@@ -5,8 +5,9 @@ The issue's targets, each measured here:
 * **stock wheels** — tflite-runtime 2.14.0 (``manylinux_2_34_aarch64``) and numpy 1.26.4 (``manylinux2014_aarch64``)
   as one deploy set, shrunk against ``recipes/checks/tflite_mlp.py`` with ``--same-output``, the check run by
   Debian's arm64 CPython 3.11 under qemu-user: ≤ 14 MB for the two wheels together (16.55 MB unshrunk);
-* **no-BLAS numpy** (``--numpy-noblas WHEEL``: numpy 1.26.4 cross-compiled without BLAS for aarch64, see
-  ``recipes/numpy-noblas.toml``) with the same tflite-runtime: ≤ 4.0 MB together, at compress level 12 as the x86-64
+* **no-BLAS numpy** (``--numpy-noblas WHEEL``: numpy 1.26.4 cross-compiled without BLAS for aarch64 by
+  ``slimwheel build recipes/numpy-noblas.toml --platform linux_aarch64``, the wheel it left in the cache's
+  ``builds/`` before shrinking) with the same tflite-runtime: ≤ 4.0 MB together, at compress level 12 as the x86-64
   story;
 * **one emulated check cycle ≤ 3 s**: the check script run ``--cycles`` times by the emulated interpreter on the
   original wheels (installed once with pip ``--target``), the median wall time; and the trial's runs past the

@@ -157,6 +157,8 @@ def _wheel_for(pr: PlatformRecipe, cache: Path) -> Path:
     key = hashlib.sha256()
     for part in (package.requirement or "", pr.python_version, sys.version, json.dumps(sorted(package.env.items()))):
         key.update(part.encode() + b"\0")
+    if package.cross_file is not None:  # a cross build: the target and the cross file's bytes
+        key.update(pr.platform.encode() + b"\0" + package.cross_file.read_bytes())
     key.update(json.dumps(sorted((k, v) for k, v in package.config_settings.items()), default=list).encode())
     if package.sdist is not None:
         source = package.sdist
@@ -164,14 +166,14 @@ def _wheel_for(pr: PlatformRecipe, cache: Path) -> Path:
             with source.open("rb") as handle:
                 key.update(hashlib.file_digest(handle, "sha256").digest())
         else:  # a source tree: not cached (its files can change under the same name)
-            return obtain(pr, cache / "builds" / "uncached")
+            return obtain(pr, cache / "builds" / "uncached", cache_dir=cache)
     folder = cache / "builds" / key.hexdigest()[:20]
     built = sorted(folder.glob("*.whl")) if folder.is_dir() else []
     if len(built) == 1 and zipfile.is_zipfile(built[0]):
         return built[0]
     for stale in built:  # several, or one cut short by a crash: build again
         stale.unlink()
-    return obtain(pr, folder)
+    return obtain(pr, folder, cache_dir=cache)
 
 
 def _build_one(

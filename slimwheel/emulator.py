@@ -43,7 +43,16 @@ from pathlib import Path
 from .errors import SlimwheelError
 from .tags import parse_python_version
 
-__all__ = ["ARCHITECTURES", "EmulatorError", "Prepared", "emulated_architecture", "emulated_by", "find", "prepare"]
+__all__ = [
+    "ARCHITECTURES",
+    "EmulatorError",
+    "Prepared",
+    "emulated_architecture",
+    "emulated_by",
+    "find",
+    "prepare",
+    "unpack_debian_packages",
+]
 
 #: The architectures slimwheel can emulate: name → (Debian architecture, qemu-user binary).
 ARCHITECTURES = {"aarch64": ("arm64", "qemu-aarch64-static")}
@@ -118,44 +127,15 @@ def prepare(architecture: str, python_version: str, cache_dir: Path) -> Prepared
         _write_cpuinfo(home / "sysroot", architecture)  # emulators prepared before it was written
         return Prepared(python, already=True)
     qemu = _tool(qemu_name, "install it with: apt-get install qemu-user-static")
-    apt_get = _tool("apt-get", "preparing an emulator needs a Debian or Ubuntu machine (apt-get, dpkg-deb)")
-    dpkg_deb = _tool("dpkg-deb", "preparing an emulator needs a Debian or Ubuntu machine (apt-get, dpkg-deb)")
-    state = Path(cache_dir).absolute() / "emulators" / f"apt-{debian_arch}"
-    (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
-    (state / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-    (state / "status").touch()
-    apt = [
-        apt_get,
-        "-q",
-        "-o",
-        f"APT::Architecture={debian_arch}",
-        "-o",
-        f"APT::Architectures::={debian_arch}",
-        "-o",
-        f"Dir::State::Lists={state / 'lists'}",
-        "-o",
-        f"Dir::State::status={state / 'status'}",
-        "-o",
-        f"Dir::Cache={state}",
-        "-o",
-        "Debug::NoLocking=1",
-    ]
-    _run([*apt, "update"], f"apt-get update (package lists for {debian_arch}, kept in {state})")
     home.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{home.name}-", dir=home.parent) as temporary:
         work = Path(temporary)
-        debs = work / "debs"
-        debs.mkdir()
-        os.chmod(debs, 0o755)  # apt's _apt user downloads here when it can
         packages = [f"python{version}-minimal", f"libpython{version}-minimal", f"libpython{version}-stdlib"]
-        _run([*apt, "download", *packages, *_LIBRARIES], f"apt-get download ({debian_arch} CPython {version})", debs)
         sysroot = work / "sysroot"
-        for deb in sorted(debs.glob("*.deb")):
-            _run([dpkg_deb, "-x", str(deb), str(sysroot)], f"dpkg-deb -x {deb.name}")
+        unpack_debian_packages(debian_arch, [*packages, *_LIBRARIES], cache_dir, sysroot)
         target = sysroot / "usr" / "bin" / f"python{version}"
         if not target.is_file():
             raise EmulatorError(f"the {debian_arch} packages held no usr/bin/python{version}")
-        shutil.rmtree(debs)
         (work / "lib").symlink_to("sysroot/usr/lib")
         (work / "bin").mkdir()
         _write_wrapper(
@@ -182,6 +162,30 @@ CPU part\t: 0xd0b
 CPU revision\t: 1
 
 """
+
+
+def unpack_debian_packages(debian_arch: str, packages: list[str], cache_dir: Path, sysroot: Path) -> None:
+    """Download Debian's ``debian_arch`` builds of ``packages`` and unpack them into ``sysroot`` (``dpkg-deb -x``).
+
+    apt-get runs with a private state under ``CACHE/emulators/apt-ARCH`` (its own package lists, an empty dpkg
+    status), so nothing outside the cache changes. An :class:`EmulatorError` of one line when it can't be done."""
+    apt_get = _tool("apt-get", "this needs a Debian or Ubuntu machine (apt-get, dpkg-deb)")
+    dpkg_deb = _tool("dpkg-deb", "this needs a Debian or Ubuntu machine (apt-get, dpkg-deb)")
+    state = Path(cache_dir).absolute() / "emulators" / f"apt-{debian_arch}"
+    (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "status").touch()
+    apt = [apt_get, "-q", "-o", f"APT::Architecture={debian_arch}", "-o", f"APT::Architectures::={debian_arch}"]
+    apt += ["-o", f"Dir::State::Lists={state / 'lists'}", "-o", f"Dir::State::status={state / 'status'}"]
+    apt += ["-o", f"Dir::Cache={state}", "-o", "Debug::NoLocking=1"]
+    _run([*apt, "update"], f"apt-get update (package lists for {debian_arch}, kept in {state})")
+    sysroot.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".debs-", dir=sysroot.parent) as temporary:
+        debs = Path(temporary)
+        os.chmod(debs, 0o755)  # apt's _apt user downloads here when it can
+        _run([*apt, "download", *packages], f"apt-get download ({debian_arch}: {', '.join(packages)})", debs)
+        for deb in sorted(debs.glob("*.deb")):
+            _run([dpkg_deb, "-x", str(deb), str(sysroot)], f"dpkg-deb -x {deb.name}")
 
 
 def _write_cpuinfo(sysroot: Path, architecture: str) -> None:

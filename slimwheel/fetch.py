@@ -37,6 +37,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags, generic_tags, interpreter_name, mac_platforms, sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from .crossbuild import ARCHITECTURES as CROSS_ARCHITECTURES
+from .crossbuild import CrossRoot, architecture_of, retag
+from .crossbuild import prepare as prepare_cross
 from .errors import SlimwheelError
 from .recipe import LocalWheel, PlatformRecipe, ProjectSpec, RequirementSet, SourceBuild
 from .tags import (
@@ -189,14 +192,21 @@ def download(
 
 
 def build_from_source(
-    build: SourceBuild, dest: Path, *, python: Path | None = None, index_args: Sequence[str] = ()
+    build: SourceBuild,
+    dest: Path,
+    *,
+    python: Path | None = None,
+    index_args: Sequence[str] = (),
+    cross: CrossRoot | None = None,
 ) -> Path:
     """Build a wheel of ``build`` into ``dest`` with ``pip wheel`` run by ``python`` (default: this interpreter).
 
-    The wheel is for the machine this runs on. ``build.env`` is added to the environment of pip (and so of the
-    build backend and the compiler); each ``build.config_settings`` entry becomes ``--config-settings KEY=VALUE``
-    (once per value for several values). pip's cache is not used: it would hand back a wheel built earlier with
-    other flags.
+    The wheel is for the machine this runs on, or with ``cross`` (a prepared :class:`~slimwheel.crossbuild.CrossRoot`)
+    compiled by the recipe's Meson cross file (``setup-args=--cross-file``, after the root's constants), still tagged
+    for this machine (:func:`slimwheel.crossbuild.retag` re-tags it). ``build.env`` is added to the environment of
+    pip (and so of the build backend and the compiler); each ``build.config_settings`` entry becomes
+    ``--config-settings KEY=VALUE`` (once per value for several values). pip's cache is not used: it would hand back
+    a wheel built earlier with other flags.
     """
     dest = _prepare(dest)
     name: str
@@ -215,7 +225,11 @@ def build_from_source(
         what = f"pip wheel {build.sdist}"
     else:
         raise FetchError("a source build needs a requirement or an sdist")
-    settings = [
+    settings: list[str] = []
+    if cross is not None and build.cross_file is not None:
+        for machine_file in (cross.constants, build.cross_file):
+            settings += ["--config-settings", f"setup-args=--cross-file={machine_file}"]
+    settings += [
         arg
         for key, value in build.config_settings.items()
         for item in ((value,) if isinstance(value, str) else value)
@@ -256,11 +270,19 @@ def _check_wheel(
         raise FetchError(f"{what}: {wheel.name} ({shown}) is not for {platform} and CPython {python_version}")
 
 
-def obtain(recipe: PlatformRecipe, dest: Path, *, python: Path | None = None, index_args: Sequence[str] = ()) -> Path:
+def obtain(
+    recipe: PlatformRecipe,
+    dest: Path,
+    *,
+    python: Path | None = None,
+    index_args: Sequence[str] = (),
+    cache_dir: Path | None = None,
+) -> Path:
     """The input wheel of ``recipe``: downloaded or built into ``dest``, or its local wheel as it is.
 
     Every wheel is checked to fit the recipe's platform and Python version. A source build runs here, so it is
-    refused for a platform this machine can't run; ``python`` is the interpreter that builds it.
+    refused for a platform this machine can't run, unless it names a cross file (:mod:`slimwheel.crossbuild`,
+    whose root is prepared under ``cache_dir``); ``python`` is the interpreter that builds it.
     """
     package = recipe.package
     what = f"{recipe.recipe} for {recipe.platform}"
@@ -276,12 +298,21 @@ def obtain(recipe: PlatformRecipe, dest: Path, *, python: Path | None = None, in
         return package.path
     if isinstance(package, RequirementSet):  # several wheels: download_closure gets them (slimwheel.build)
         raise FetchError(f"{what}: requirements name a deploy set of wheels, not one wheel: use download_closure")
-    if not runs_here(recipe.platform):
+    cross = None
+    if package.cross_file is not None:
+        architecture = architecture_of(recipe.platform)
+        if architecture is None:
+            known = ", ".join(f"linux_{a}" for a in CROSS_ARCHITECTURES)
+            raise FetchError(f"{what}: a cross-file build makes wheels for {known}, not {recipe.platform}")
+        cross = prepare_cross(architecture, recipe.python_version, cache_dir or dest)
+    elif not runs_here(recipe.platform):
         raise FetchError(
             f"{what}: a source build makes a wheel for this machine, which can't run {recipe.platform} wheels; "
-            f"build on a {recipe.platform} machine, or use project or wheel for it"
+            f"build on a {recipe.platform} machine, name a cross-file for it, or use project or wheel for it"
         )
-    wheel = build_from_source(package, dest, python=python, index_args=index_args)
+    wheel = build_from_source(package, dest, python=python, index_args=index_args, cross=cross)
+    if cross is not None:
+        wheel = retag(wheel, cross.architecture, recipe.platform)
     _check_wheel(wheel, None, recipe.platform, recipe.python_version, what, recipe.glibc)
     return wheel
 

@@ -75,6 +75,7 @@ class SourceBuild:
     sdist: Path | None
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     config_settings: Mapping[str, str | tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    cross_file: Path | None = None  # a Meson cross file: build for the recipe's platform on this machine
 
 
 @dataclass(frozen=True)
@@ -330,9 +331,13 @@ class Recipe:
         requirement = source.get("requirement")
         env = source.get("env")
         settings = source.get("config-settings")
+        cross = source.get("cross-file")
+        if cross is not None and check_files and not cross.value.is_file():
+            raise cross.node.error(not_a_file(cross.value))
         return SourceBuild(
             requirement=requirement.value if requirement else None,
             sdist=sdist.value if sdist else None,
+            cross_file=cross.value if cross else None,
             env=env.value if env else MappingProxyType({}),
             config_settings=settings.value if settings else MappingProxyType({}),
         )

@@ -375,6 +375,7 @@ PACKAGE: Mapping[str, Validator] = {
 SOURCE: Mapping[str, Validator] = {
     "requirement": _requirement,
     "sdist": Node.path,
+    "cross-file": Node.path,
     "env": _env,
     "config-settings": _config_settings,
 }

@@ -273,7 +273,7 @@ def test_a_source_build_is_refused_for_a_foreign_platform(tmp_path: Path) -> Non
         obtain(recipe, tmp_path / "out")
     assert info.value.message == (
         f"tiny for {foreign}: a source build makes a wheel for this machine, which can't run {foreign} wheels; "
-        f"build on a {foreign} machine, or use project or wheel for it"
+        f"build on a {foreign} machine, name a cross-file for it, or use project or wheel for it"
     )
     assert not (tmp_path / "out").exists()
 

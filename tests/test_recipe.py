@@ -494,7 +494,8 @@ ERRORS: list[tuple[str, str, int | None, str]] = [
         "unknown-source-key",
         'platforms = ["win32"]\n[package.source]\nrequirement = "six"\nenviron = {}\n',
         4,
-        "package.source.environ: unknown key; did you mean 'env'? (known: requirement, sdist, env, config-settings)",
+        "package.source.environ: unknown key; did you mean 'env'? (known: requirement, sdist, cross-file, env, "
+        "config-settings)",
     ),
     (
         "unknown-platform-section",
