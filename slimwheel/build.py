@@ -179,12 +179,13 @@ def _wheel_for(pr: PlatformRecipe, cache: Path) -> Path:
 def _build_one(
     pr: PlatformRecipe, wheel: Path, options: BuildOptions, cache: Path, progress: Progress | None
 ) -> PlatformBuild:
-    return _noted_emulation(_build_wheel(pr, wheel, options, cache, progress), pr, [wheel], cache)
+    checker = _where_checks_run(pr, [wheel], cache)
+    return _noted_emulation(_build_wheel(pr, wheel, options, cache, progress, checker), checker)
 
 
-def _noted_emulation(result: PlatformBuild, pr: PlatformRecipe, wheels: Sequence[Path], cache: Path) -> PlatformBuild:
+def _noted_emulation(result: PlatformBuild, checker: tuple[bool, Path | None]) -> PlatformBuild:
     """The build's note says when its check ran under emulation."""
-    can_check, python = _where_checks_run(pr, wheels, cache)
+    can_check, python = checker
     if can_check and python is not None and result.mode in ("check", "lock-verified", "relearned"):
         where = f"checked under emulation ({emulated_by(python) or 'qemu-user'})"
         result.note = f"{result.note}; {where}" if result.note else where
@@ -192,12 +193,17 @@ def _noted_emulation(result: PlatformBuild, pr: PlatformRecipe, wheels: Sequence
 
 
 def _build_wheel(
-    pr: PlatformRecipe, wheel: Path, options: BuildOptions, cache: Path, progress: Progress | None
+    pr: PlatformRecipe,
+    wheel: Path,
+    options: BuildOptions,
+    cache: Path,
+    progress: Progress | None,
+    checker: tuple[bool, Path | None],
 ) -> PlatformBuild:
     shrink_options = shrink_options_of(pr, options.jobs)
     out = options.output_dir
     has_check = pr.has_check
-    can_check, python = _where_checks_run(pr, [wheel], cache)
+    can_check, python = checker
     lock = _usable_lock(pr, wheel)
     checks = check_options_of(pr, cache, options.jobs, python)
     # A lock learned with another check (the recipe's scripts changed) is stale: relearn it where the check runs.
@@ -313,18 +319,24 @@ def _usable_lock(pr: PlatformRecipe, wheel: Path) -> Lock | None:
 def _build_set(
     pr: PlatformRecipe, wheels: list[Path], options: BuildOptions, cache: Path, progress: Progress | None
 ) -> PlatformBuild:
-    return _noted_emulation(_build_set_here(pr, wheels, options, cache, progress), pr, wheels, cache)
+    checker = _where_checks_run(pr, wheels, cache)
+    return _noted_emulation(_build_set_here(pr, wheels, options, cache, progress, checker), checker)
 
 
 def _build_set_here(
-    pr: PlatformRecipe, wheels: list[Path], options: BuildOptions, cache: Path, progress: Progress | None
+    pr: PlatformRecipe,
+    wheels: list[Path],
+    options: BuildOptions,
+    cache: Path,
+    progress: Progress | None,
+    checker: tuple[bool, Path | None],
 ) -> PlatformBuild:
     """A deploy set's wheels shrunk together: learned where the check runs (every lock saved), each distribution's
     lock replayed elsewhere (rules only for one without a lock of its version), the rules only without either."""
     shrink_options = shrink_options_of(pr, options.jobs)
     out = options.output_dir
     has_check = pr.has_check
-    can_check, python = _where_checks_run(pr, wheels, cache)
+    can_check, python = checker
     checks = check_options_of(pr, cache, options.jobs, python)
     locks = _set_locks(pr, wheels)
     unlocked = [w for w, lock in zip(wheels, locks, strict=True) if lock is None]

@@ -27,21 +27,24 @@ from __future__ import annotations
 
 import platform
 import shutil
-import struct
 import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 
+from .binaries.elf import ELF_MAGIC, elf_machine, read_header
+from .binaries.reading import Malformed
 from .emulator import EmulatorError, unpack_debian_packages
 from .errors import SlimwheelError
 from .tags import parse_python_version
 
 __all__ = ["ARCHITECTURES", "CrossBuildError", "CrossRoot", "architecture_of", "prepare", "retag"]
 
-#: Architectures slimwheel cross-compiles for: name → (Debian architecture, GNU triplet, ELF ``e_machine``).
-ARCHITECTURES = {"aarch64": ("arm64", "aarch64-linux-gnu", 183)}
+#: Architectures slimwheel cross-compiles for (named as :func:`slimwheel.binaries.elf.elf_machine` names an ELF
+#: file's machine): name → (Debian architecture, GNU triplet).
+ARCHITECTURES = {"aarch64": ("arm64", "aarch64-linux-gnu")}
 
 _MARKER = "slimwheel-cross.txt"
 
@@ -83,7 +86,7 @@ def prepare(architecture: str, python_version: str, cache_dir: Path) -> CrossRoo
     g++-aarch64-linux-gnu``)."""
     if architecture not in ARCHITECTURES:
         raise CrossBuildError(f"can't cross-compile for {architecture!r}; known: {', '.join(ARCHITECTURES)}")
-    debian, triplet, _ = ARCHITECTURES[architecture]
+    debian, triplet = ARCHITECTURES[architecture]
     major, minor = parse_python_version(python_version)
     version = f"{major}.{minor}"
     if sys.platform != "linux" or platform.machine() != "x86_64":
@@ -124,8 +127,6 @@ def prepare(architecture: str, python_version: str, cache_dir: Path) -> CrossRoo
     (root / "sysconfig" / f"{name}.py").write_text(text, encoding="utf-8")
     wrapper = root / "bin" / f"python{version}-{architecture}"
     wrapper.parent.mkdir()
-    from shlex import quote
-
     wrapper.write_text(
         _WRAPPER.format(version=version, debian=debian, arch=architecture, data=name, python=quote(str(python))),
         encoding="utf-8",
@@ -137,18 +138,21 @@ def prepare(architecture: str, python_version: str, cache_dir: Path) -> CrossRoo
     return CrossRoot(root, constants, architecture)
 
 
-def _foreign_elf(wheel: Path, machine: int) -> tuple[int, list[str]]:
-    """How many ELF members ``wheel`` has, and those that are not for ``machine``."""
+def _foreign_elf(wheel: Path, architecture: str) -> tuple[int, list[str]]:
+    """How many ELF members ``wheel`` has, and those that are not for ``architecture`` (or not readable)."""
     count, wrong = 0, []
     with zipfile.ZipFile(wheel) as archive:
         for info in archive.infolist():
             with archive.open(info) as member:
-                head = member.read(20)
-            if head[:4] != b"\x7fELF":
+                head = member.read(64)
+            if head[:4] != ELF_MAGIC:
                 continue
             count += 1
-            order = "<" if head[5] == 1 else ">"
-            if struct.unpack(f"{order}H", head[18:20])[0] != machine:
+            try:
+                machine = elf_machine(read_header(head))
+            except Malformed:
+                machine = None
+            if machine != architecture:
                 wrong.append(info.filename)
     return count, wrong
 
@@ -156,8 +160,7 @@ def _foreign_elf(wheel: Path, machine: int) -> tuple[int, list[str]]:
 def retag(wheel: Path, architecture: str, platform_tag: str) -> Path:
     """``wheel`` (built on this machine by a cross build) re-tagged ``platform_tag``, once every ELF file in it is
     found to be for ``architecture``; the new wheel replaces it in its directory (``wheel tags --remove``)."""
-    machine = ARCHITECTURES[architecture][2]
-    count, wrong = _foreign_elf(wheel, machine)
+    count, wrong = _foreign_elf(wheel, architecture)
     if wrong or not count:
         shown = wrong[0] if wrong else "no native file at all"
         raise CrossBuildError(
